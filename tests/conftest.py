@@ -1,0 +1,143 @@
+"""Shared pytest fixtures: the collection on sys.path, and a private emulator for the session."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COLLECTIONS = ROOT / ".collections"
+# `ansible_collections.leverslabs.asset_manager` resolves to this checkout (make links it).
+sys.path.insert(0, str(COLLECTIONS))
+sys.path.insert(0, str(ROOT / "emulator"))
+
+REGION = "us-west-1"
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory):
+    """A fresh emulator on a free port for this test session; yields its endpoint URL.
+
+    Never touches an emulator that `make deploy-local` left on 4566.
+    """
+    port = int(os.environ.get("ASSET_MANAGER_TEST_EMULATOR_PORT") or free_port())
+    state = tmp_path_factory.mktemp("emulator")
+    env = {**os.environ, "EMULATOR_STATE_DIR": str(state), "PYTHON": sys.executable}
+    subprocess.run([str(ROOT / "emulator/start.sh"), str(port)], check=True, env=env)
+    yield f"http://127.0.0.1:{port}"
+    subprocess.run([str(ROOT / "emulator/stop.sh"), str(port)], check=True, env=env)
+
+
+@pytest.fixture(scope="session")
+def aws_env(emulator):
+    """Environment for boto3 clients and ansible runs pointed at the emulator."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ENDPOINT_URL": emulator,
+    }
+
+
+@pytest.fixture(scope="session")
+def boto3_client(aws_env):
+    """Factory of boto3 clients for the emulator."""
+    import boto3
+
+    def make(service: str):
+        return boto3.client(
+            service,
+            region_name=REGION,
+            endpoint_url=aws_env["AWS_ENDPOINT_URL"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    return make
+
+
+class TaskRun:
+    """Result of one ansible task run: the module result and the whole console output."""
+
+    def __init__(self, result: dict, output: str, rc: int):
+        self.result = result
+        self.output = output
+        self.rc = rc
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.result.get("changed"))
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.result.get("failed"))
+
+
+@pytest.fixture(scope="session")
+def run_task(aws_env):
+    """Run one module as a task through ansible-playbook against the emulator.
+
+    AWS connection settings reach the module through the collection's action group, exactly as
+    in the site playbook. Returns a TaskRun; `verbosity` adds -v flags and `extra_env` is merged in.
+    """
+
+    def run(module, args, check=False, diff=False, verbosity=0, no_log=False, extra_env=None):
+        play = [
+            {
+                "hosts": "localhost",
+                "gather_facts": False,
+                "module_defaults": {
+                    "group/leverslabs.asset_manager.aws": {
+                        "region": REGION,
+                        "endpoint_url": aws_env["AWS_ENDPOINT_URL"],
+                        "access_key": "testing",
+                        "secret_key": "testing",
+                    }
+                },
+                "tasks": [
+                    {"name": "Run the module under test", module: args, "register": "r",
+                     "no_log": no_log, "ignore_errors": True},
+                    {"name": "Emit the result", "ansible.builtin.copy": {
+                        "content": "{{ r | to_json }}", "dest": "{{ result_file }}"},
+                     "no_log": True},
+                ],
+            }
+        ]
+        with tempfile.TemporaryDirectory() as tmp:
+            playbook = Path(tmp) / "play.json"
+            result_file = Path(tmp) / "result.json"
+            playbook.write_text(json.dumps(play))
+            cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                   "-e", f"result_file={result_file}",
+                   "-e", "ansible_python_interpreter=" + sys.executable, str(playbook)]
+            if check:
+                cmd.append("--check")
+            if diff:
+                cmd.append("--diff")
+            if verbosity:
+                cmd.append("-" + "v" * verbosity)
+            env = {**os.environ, **aws_env, "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+                   "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), **(extra_env or {})}
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+            output = proc.stdout + proc.stderr
+            if not result_file.exists():
+                raise AssertionError(f"ansible-playbook did not run the task:\n{output}")
+            result = json.loads(result_file.read_text())
+        return TaskRun(result, output, proc.returncode)
+
+    return run
