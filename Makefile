@@ -1,0 +1,66 @@
+# Set-up and test entry points. Needs only Python 3.11 and the package registries.
+#   make deploy-local   full deploy onto the local AWS emulator, then a summary (emulator left running)
+#   make test           lint, unit and integration tests, molecule (own emulator, on a free port)
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 4566
+ENDPOINT := http://127.0.0.1:$(PORT)
+LINK := .collections/ansible_collections/leverslabs/asset_manager
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
+export ASSET_MANAGER_ENDPOINT_URL := $(ENDPOINT)
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: venv link emulator-start emulator-stop seed deploy-local summary test lint unit molecule build clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+# The repository is the collection: link it where Ansible looks for leverslabs.asset_manager.
+link: $(LINK)
+$(LINK):
+	mkdir -p $(dir $(LINK))
+	ln -sfn $(CURDIR) $(LINK)
+
+emulator-start: venv
+	PYTHON=$(BIN)/python emulator/start.sh $(PORT)
+
+emulator-stop:
+	emulator/stop.sh $(PORT)
+
+seed: venv link emulator-start
+	$(BIN)/ansible-playbook -i inventories/local playbooks/emulator_prerequisites.yml
+
+deploy-local: seed
+	$(BIN)/ansible-playbook -i inventories/local site.yml
+	$(MAKE) --no-print-directory summary
+
+summary:
+	$(BIN)/python scripts/stack_summary.py --endpoint-url $(ENDPOINT) -i inventories/local
+
+test: venv link lint unit molecule
+
+lint: venv link
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/ansible-lint
+
+unit: venv link
+	$(BIN)/pytest -q tests
+
+molecule: venv link
+	$(BIN)/molecule test --all
+
+build: venv
+	$(BIN)/ansible-galaxy collection build --force --output-path .cache/build
+
+clean:
+	rm -rf .cache .collections $(VENV)

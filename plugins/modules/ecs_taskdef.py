@@ -1,0 +1,533 @@
+#!/usr/bin/python
+
+# Copyright: Levers Labs
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: ecs_taskdef
+version_added: 0.1.0
+short_description: Render an ECS task definition and register it only when it changed
+description:
+  - Renders an ECS task definition in memory from the application's JSON (as taken by
+    RegisterTaskDefinition), substitutes placeholders, sets the image, merges the environment and
+    secrets of C(env.json), and registers a new revision of O(family) only when the whole
+    normalised definition, or its tags, differ from the family's latest C(ACTIVE) revision.
+  - Unlike M(community.aws.ecs_taskdefinition), every field is compared, so a change of task
+    C(cpu) or C(memory) registers a new revision.
+  - Both sides are normalised before they are compared, filling in what AWS fills in on register
+    (container C(essential=true) and C(cpu=0), port mappings C(protocol=tcp) and a C(hostPort)
+    equal to the container port under C(awsvpc), health check interval/timeout/retries, empty
+    C(environment)/C(mountPoints)/C(volumesFrom) lists, task C(networkMode=bridge)), turning task
+    cpu/memory into strings (C(1 vCPU) is C(1024), C(2 GB) is C(2048)), sorting what ECS treats as
+    unordered (containers, environment and secrets by name, C(requiresCompatibilities), volumes),
+    dropping empty values and the read-only fields of a described revision.
+  - Source data is never modified; the rendered definition is new data.
+  - When only the tags differ (O(tags)), the latest revision is re-tagged in place; no new
+    revision is registered.
+  - O(state=absent) deregisters every C(ACTIVE) revision of the family.
+options:
+  family:
+    description:
+      - The task definition family to register or deregister.
+      - Overrides any C(family) in O(definition), so that names come from the inventory only.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) registers a new revision when the rendered definition differs from the latest
+        C(ACTIVE) revision.
+      - V(absent) deregisters every C(ACTIVE) revision of O(family).
+    type: str
+    choices: [present, absent]
+    default: present
+  definition:
+    description:
+      - The task definition in RegisterTaskDefinition's camelCase JSON, for example the content
+        of the application's C(deployment/ecs/web-task-definition.json).
+      - Must have a non-empty C(containerDefinitions) list of named containers.
+      - Every field must be one RegisterTaskDefinition accepts (checked before any AWS call).
+      - A C(tags) list of C({key, value}) in it is merged under O(tags).
+      - Required when O(state=present).
+    type: dict
+  placeholders:
+    description:
+      - Values substituted in memory for C($name) and C(${name}) in every string (keys and
+        values) of O(definition) and O(env_file).
+      - A placeholder is C($) followed by a lowercase name (lowercase letters, digits and
+        underscores, starting with a letter or underscore). The name is taken greedily, as in a
+        shell or Python's C(string.Template), so C($app_web) is the name C(app_web); write
+        C(${app}_web) to end a name early. C($$) is a literal C($).
+      - Names with an uppercase letter, such as C($PORT), C(${HOME}) or C($appName), are the
+        container's own variables and are left as they are.
+      - A lowercase placeholder left without a value fails the task, naming it and where it is.
+    type: dict
+    default: {}
+  image:
+    description:
+      - The image of the containers named in O(image_containers).
+    type: str
+  image_containers:
+    description:
+      - The containers whose image is set to O(image). Default is every container.
+      - Naming a container that is not in the definition fails.
+    type: list
+    elements: str
+  env_file:
+    description:
+      - 'The content of C(env.json): a dictionary with an C(environment) list of C(name)/C(value)
+        dictionaries and a C(secrets) list of C(name)/C(valueFrom) dictionaries; both optional.'
+      - Merged into every container named in O(env_containers). An entry here replaces a
+        container's entry of the same name; the results are sorted by name.
+      - A variable that ends up both in C(environment) and in C(secrets) of a container fails the
+        task, naming it.
+      - Secrets are references (SSM parameter names or ARNs, Secrets Manager ARNs), never values.
+    type: dict
+  env_containers:
+    description:
+      - The containers O(env_file) is merged into. Default is every container.
+      - Naming a container that is not in the definition fails.
+    type: list
+    elements: str
+  ssm_parameter_arn_prefix:
+    description:
+      - For example C(arn:aws:ssm:us-west-1:123456789012:parameter/asset-manager).
+      - A secret C(valueFrom) of any container that is not an ARN is taken as an SSM parameter
+        name and replaced by this prefix, C(/) and the name without its leading C(/).
+    type: str
+  execution_role_arn:
+    description:
+      - The task execution role; overrides C(executionRoleArn) of O(definition).
+    type: str
+  task_role_arn:
+    description:
+      - The task role; overrides C(taskRoleArn) of O(definition).
+    type: str
+notes:
+  - The latest C(ACTIVE) revision is found with ListTaskDefinitions (C(status=ACTIVE),
+    C(sort=DESC)) and described by its ARN with its tags.
+  - When O(tags) is not set, a new revision keeps the tags of the previous one.
+  - In check mode nothing is written; RV(revision) and RV(arn) are the predicted next revision.
+  - Diff mode returns the normalised definitions, with their tags, before and after.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.tags
+  - amazon.aws.boto3
+author:
+  - Levers Labs platform team
+"""
+
+EXAMPLES = r"""
+- name: Register the web task definition when it changed
+  vars:
+    web_json: deployment/ecs/web-task-definition.json
+  leverslabs.asset_manager.ecs_taskdef:
+    family: asset_manager-web-task
+    definition: "{{ lookup('ansible.builtin.file', web_json) | from_json }}"
+    placeholders:
+      account: "123456789012"
+      region: us-west-1
+      app: asset_manager
+      env: prod
+    image: 123456789012.dkr.ecr.us-west-1.amazonaws.com/asset-manager:latest
+    env_file: "{{ lookup('ansible.builtin.file', 'deployment/ecs/env.json') | from_json }}"
+    ssm_parameter_arn_prefix: arn:aws:ssm:us-west-1:123456789012:parameter/asset-manager
+    execution_role_arn: arn:aws:iam::123456789012:role/ecsTaskExecutionRole
+    task_role_arn: arn:aws:iam::123456789012:role/asset-manager-task
+    tags:
+      app: asset_manager
+  register: web_taskdef
+
+- name: Show the revision services should run
+  ansible.builtin.debug:
+    msg: "{{ web_taskdef.family }}:{{ web_taskdef.revision }}"
+
+- name: Set the image of one container only, and merge env.json into it only
+  leverslabs.asset_manager.ecs_taskdef:
+    family: asset-manager-run
+    definition:
+      requiresCompatibilities: [FARGATE]
+      networkMode: awsvpc
+      cpu: "1 vCPU"
+      memory: "2 GB"
+      containerDefinitions:
+        - name: asset-manager-run
+          image: placeholder
+          logConfiguration:
+            logDriver: awslogs
+            options:
+              awslogs-group: /ecs/$app/runs
+              awslogs-region: $region
+              awslogs-stream-prefix: run
+        - name: log-router
+          image: public.ecr.aws/aws-observability/aws-for-fluent-bit:stable
+          essential: false
+    placeholders:
+      app: asset_manager
+      region: us-west-1
+    image: 123456789012.dkr.ecr.us-west-1.amazonaws.com/asset-manager:1.4.2
+    image_containers: [asset-manager-run]
+    env_file:
+      environment:
+        - name: DAGSTER_HOME
+          value: /opt/dagster/dagster_home
+      secrets:
+        - name: DAGSTER_PG_PASSWORD
+          valueFrom: /prod/postgres_password
+    env_containers: [asset-manager-run]
+    ssm_parameter_arn_prefix: arn:aws:ssm:us-west-1:123456789012:parameter/asset-manager
+
+- name: Deregister every active revision of a family
+  leverslabs.asset_manager.ecs_taskdef:
+    family: asset_manager-web-task
+    state: absent
+"""
+
+RETURN = r"""
+family:
+  description: The task definition family.
+  returned: always
+  type: str
+  sample: asset_manager-web-task
+revision:
+  description:
+    - The revision that is now the latest C(ACTIVE) one, registered by this run or found unchanged.
+    - In check mode, the revision a change would register (the highest known revision plus one).
+  returned: when O(state=present)
+  type: int
+  sample: 7
+arn:
+  description: The ARN of that revision (predicted in check mode).
+  returned: when O(state=present)
+  type: str
+  sample: arn:aws:ecs:us-west-1:123456789012:task-definition/asset_manager-web-task:7
+task_definition:
+  description:
+    - The normalised task definition of that revision, in RegisterTaskDefinition's camelCase.
+  returned: when O(state=present)
+  type: dict
+  sample:
+    family: asset_manager-web-task
+    networkMode: awsvpc
+    requiresCompatibilities: [FARGATE]
+    cpu: "1024"
+    memory: "2048"
+    containerDefinitions:
+      - name: asset-manager-web
+        image: 123456789012.dkr.ecr.us-west-1.amazonaws.com/asset-manager:latest
+        cpu: 0
+        essential: true
+        portMappings: [{containerPort: 3000, hostPort: 3000, protocol: tcp}]
+        environment: [{name: DAGSTER_HOME, value: /opt/dagster/dagster_home}]
+        secrets:
+          - name: DAGSTER_PG_PASSWORD
+            valueFrom: arn:aws:ssm:us-west-1:123456789012:parameter/asset-manager/prod/pg_password
+        mountPoints: []
+        volumesFrom: []
+    placementConstraints: []
+    volumes: []
+tags:
+  description: The tags of that revision.
+  returned: when O(state=present)
+  type: dict
+  sample: {app: asset_manager}
+changes:
+  description:
+    - Where the rendered definition differs from the latest C(ACTIVE) revision; C(tags) when the
+      tags differ. Empty when nothing changed or no revision existed.
+  returned: when O(state=present)
+  type: list
+  elements: str
+  sample: ["cpu", "containerDefinitions[asset-manager-web].image"]
+deregistered:
+  description: The ARNs of the revisions deregistered (that would be, in check mode).
+  returned: when O(state=absent)
+  type: list
+  elements: str
+  sample: ["arn:aws:ecs:us-west-1:123456789012:task-definition/asset_manager-web-task:7"]
+diff:
+  description: The normalised definition and its tags before and after, in diff mode.
+  returned: when diff mode is on
+  type: dict
+  contains:
+    before:
+      description: The latest C(ACTIVE) revision, or C({}) if there was none.
+      type: dict
+    after:
+      description: What the latest C(ACTIVE) revision is after this run, or C({}) when absent.
+      type: dict
+"""
+
+try:
+    import botocore
+except ImportError:
+    pass  # Handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.iam import get_aws_account_info
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
+    ansible_dict_to_boto3_tag_list,
+    boto3_tag_list_to_ansible_dict,
+    compare_aws_tags,
+)
+
+from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
+    AssetManagerModule,
+)
+from ansible_collections.leverslabs.asset_manager.plugins.module_utils.taskdef import (
+    TaskDefinitionError,
+    diff_task_definitions,
+    next_revision_arn,
+    normalise_task_definition,
+    parse_task_definition_arn,
+    render_task_definition,
+    task_definition_arn,
+    unknown_fields,
+)
+
+_BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
+
+@AWSRetry.jittered_backoff()
+def _paginate_task_definitions(client, **params):
+    paginator = client.get_paginator("list_task_definitions")
+    return paginator.paginate(**params).build_full_result()
+
+
+def list_revision_arns(client, family, status, latest_only=False):
+    """ARNs of the family's revisions in ``status``, newest first."""
+    params = {"familyPrefix": family, "status": status, "sort": "DESC"}
+    if latest_only:
+        page = client.list_task_definitions(maxResults=1, aws_retry=True, **params)
+    else:
+        page = _paginate_task_definitions(client, **params)
+    arns = []
+    for arn in page.get("taskDefinitionArns", []):
+        # familyPrefix is the whole family name in AWS; keep only exact matches regardless.
+        arn_family, revision = parse_task_definition_arn(arn)
+        if arn_family == family:
+            arns.append((revision, arn))
+    # moto ignores sort and maxResults; order here instead.
+    arns.sort(reverse=True)
+    return [arn for _revision, arn in (arns[:1] if latest_only else arns)]
+
+
+def describe_task_definition(client, arn):
+    return client.describe_task_definition(taskDefinition=arn, include=["TAGS"], aws_retry=True)
+
+
+def register_task_definition(client, definition, tags):
+    params = dict(definition)
+    if tags:
+        params["tags"] = ansible_dict_to_boto3_tag_list(tags, "key", "value")
+    return client.register_task_definition(aws_retry=True, **params)
+
+
+def tag_resource(client, arn, tags):
+    client.tag_resource(
+        resourceArn=arn, tags=ansible_dict_to_boto3_tag_list(tags, "key", "value"), aws_retry=True
+    )
+
+
+def untag_resource(client, arn, keys):
+    client.untag_resource(resourceArn=arn, tagKeys=keys, aws_retry=True)
+
+
+def deregister_task_definition(client, arn):
+    client.deregister_task_definition(taskDefinition=arn, aws_retry=True)
+
+
+def latest_active(module, client, family):
+    """(described taskDefinition, tags dict) of the latest ACTIVE revision, or (None, {}).
+
+    AWS's DescribeTaskDefinition(family) returns the latest ACTIVE revision, but moto 5.2.5
+    returns the latest revision whatever its status (so after state=absent the emulator would
+    compare against a deregistered revision), and a missing family is only a generic
+    ClientException. Listing the ACTIVE revisions first gives the same answer on both.
+    """
+    try:
+        arns = list_revision_arns(client, family, "ACTIVE", latest_only=True)
+        if not arns:
+            return None, {}
+        response = describe_task_definition(client, arns[0])
+    except _BOTO_ERRORS as e:
+        module.fail_json_aws(e, msg=f"Failed to look up the latest revision of {family}")
+    tags = boto3_tag_list_to_ansible_dict(response.get("tags") or [], "key", "value")
+    return response["taskDefinition"], tags
+
+
+def predicted_arn(module, client, family, current):
+    """Revision and ARN the next registration gets; AWS never reuses a deregistered number."""
+    try:
+        inactive = list_revision_arns(client, family, "INACTIVE", latest_only=True)
+    except _BOTO_ERRORS as e:
+        module.fail_json_aws(e, msg=f"Failed to list the revisions of {family}")
+    known = list(inactive)
+    if current:
+        known.append(current["taskDefinitionArn"])
+    if known:
+        highest = max(parse_task_definition_arn(arn)[1] for arn in known)
+        return highest + 1, next_revision_arn(known[0], family, highest + 1)
+    account, partition = get_aws_account_info(module)
+    return 1, task_definition_arn(partition, module.region, account, family, 1)
+
+
+def register_fields(client):
+    """What RegisterTaskDefinition accepts, from botocore's own model of the API."""
+    model = client.meta.service_model
+    task = set(model.operation_model("RegisterTaskDefinition").input_shape.members)
+    container = set(model.shape_for("ContainerDefinition").members)
+    return task, container
+
+
+def render(module):
+    """The definition to register, from the options alone: fails before any AWS call."""
+    params = module.params
+    try:
+        return render_task_definition(
+            params["definition"],
+            params["family"],
+            placeholders=params["placeholders"],
+            image=params["image"],
+            image_containers=params["image_containers"],
+            env_file=params["env_file"],
+            env_containers=params["env_containers"],
+            ssm_parameter_arn_prefix=params["ssm_parameter_arn_prefix"],
+            execution_role_arn=params["execution_role_arn"],
+            task_role_arn=params["task_role_arn"],
+        )
+    except TaskDefinitionError as e:
+        module.fail_json(msg=str(e))
+
+
+def ensure_present(module, client, rendered):
+    params = module.params
+    family = params["family"]
+    task_fields, container_fields = register_fields(client)
+    problems = unknown_fields(rendered, task_fields, container_fields)
+    if problems:
+        module.fail_json(
+            msg="definition has field(s) RegisterTaskDefinition does not accept: "
+            + "; ".join(problems)
+        )
+
+    definition_tags = boto3_tag_list_to_ansible_dict(
+        rendered.pop("tags", None) or [], "key", "value"
+    )
+    wanted_tags = None
+    if params["tags"] is not None or definition_tags:
+        wanted_tags = {**definition_tags, **{k: str(v) for k, v in (params["tags"] or {}).items()}}
+
+    desired = normalise_task_definition(rendered)
+    current, current_tags = latest_active(module, client, family)
+    before = normalise_task_definition(current, task_fields) if current else None
+
+    changes = diff_task_definitions(before, desired) if before is not None else []
+    register = before is None or bool(changes)
+    tags_to_set, tags_to_unset = {}, []
+    if wanted_tags is not None:
+        tags_to_set, tags_to_unset = compare_aws_tags(
+            current_tags, wanted_tags, purge_tags=params["purge_tags"]
+        )
+    # The tags the latest revision ends up with; aws:* tags are AWS's own and never set by us.
+    final_tags = {k: v for k, v in current_tags.items() if k not in tags_to_unset}
+    final_tags.update(tags_to_set)
+    if register:
+        final_tags = {k: v for k, v in final_tags.items() if not k.startswith("aws:")}
+    if before is not None and (tags_to_set or tags_to_unset):
+        changes.append("tags")
+    changed = register or bool(tags_to_set or tags_to_unset)
+
+    result = {"changed": changed, "family": family, "changes": changes}
+    if module.check_mode:
+        if register:
+            revision, arn = predicted_arn(module, client, family, current)
+        else:
+            arn = current["taskDefinitionArn"]
+            revision = current["revision"]
+        task_definition = desired
+    elif register:
+        try:
+            response = register_task_definition(client, rendered, final_tags)
+        except _BOTO_ERRORS as e:
+            module.fail_json_aws(e, msg=f"Failed to register a new revision of {family}")
+        registered = response["taskDefinition"]
+        arn, revision = registered["taskDefinitionArn"], registered["revision"]
+        task_definition = normalise_task_definition(registered, task_fields)
+    else:
+        arn, revision = current["taskDefinitionArn"], current["revision"]
+        task_definition = before
+        try:
+            if tags_to_unset:
+                untag_resource(client, arn, tags_to_unset)
+            if tags_to_set:
+                tag_resource(client, arn, tags_to_set)
+        except _BOTO_ERRORS as e:
+            module.fail_json_aws(e, msg=f"Failed to update the tags of {arn}")
+
+    result.update(revision=revision, arn=arn, task_definition=task_definition, tags=final_tags)
+    if module._diff:
+        result["diff"] = {
+            "before": {**before, "tags": current_tags} if before is not None else {},
+            "after": {**desired, "tags": final_tags},
+        }
+    module.exit_json(**result)
+
+
+def ensure_absent(module, client):
+    family = module.params["family"]
+    try:
+        arns = list_revision_arns(client, family, "ACTIVE")
+    except _BOTO_ERRORS as e:
+        module.fail_json_aws(e, msg=f"Failed to list the active revisions of {family}")
+    result = {"changed": bool(arns), "family": family, "deregistered": arns}
+    if module._diff:
+        before = {}
+        if arns:
+            current, current_tags = latest_active(module, client, family)
+            if current:
+                task_fields, _container_fields = register_fields(client)
+                before = {**normalise_task_definition(current, task_fields), "tags": current_tags}
+        result["diff"] = {"before": before, "after": {}}
+    if not module.check_mode:
+        for arn in arns:
+            try:
+                deregister_task_definition(client, arn)
+            except _BOTO_ERRORS as e:
+                module.fail_json_aws(e, msg=f"Failed to deregister {arn}")
+    module.exit_json(**result)
+
+
+def main():
+    argument_spec = dict(
+        family=dict(type="str", required=True),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        definition=dict(type="dict"),
+        placeholders=dict(type="dict", default={}),
+        image=dict(type="str"),
+        image_containers=dict(type="list", elements="str"),
+        env_file=dict(type="dict"),
+        env_containers=dict(type="list", elements="str"),
+        ssm_parameter_arn_prefix=dict(type="str"),
+        execution_role_arn=dict(type="str"),
+        task_role_arn=dict(type="str"),
+        tags=dict(type="dict", aliases=["resource_tags"]),
+        purge_tags=dict(type="bool", default=True),
+    )
+    module = AssetManagerModule(
+        argument_spec=argument_spec,
+        required_if=[("state", "present", ["definition"])],
+        supports_check_mode=True,
+    )
+    if module.params["state"] == "present":
+        rendered = render(module)
+        client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
+        ensure_present(module, client, rendered)
+    else:
+        client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
+        ensure_absent(module, client)
+
+
+if __name__ == "__main__":
+    main()
