@@ -44,7 +44,7 @@ deploy-local: seed
 	$(MAKE) --no-print-directory summary
 
 summary:
-	$(BIN)/python scripts/stack_summary.py --endpoint-url $(ENDPOINT) -i inventories/local
+	$(BIN)/ansible-playbook -i inventories/local playbooks/summary.yml
 
 test: venv link lint unit molecule
 

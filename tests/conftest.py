@@ -114,7 +114,7 @@ def run_task(aws_env):
                      "no_log": no_log, "ignore_errors": True},
                     {"name": "Emit the result", "ansible.builtin.copy": {
                         "content": "{{ r | to_json }}", "dest": "{{ result_file }}"},
-                     "no_log": True},
+                     "no_log": True, "check_mode": False, "diff": False},
                 ],
             }
         ]

@@ -202,7 +202,7 @@ changes:
   returned: always
   type: list
   elements: str
-  sample: ["oidc.session_timeout", "client_secret"]
+  sample: ["client_secret", "oidc.session_timeout"]
 rule:
   description:
     - The rule after the run (in check mode, as it would be), normalised. Never holds the client
@@ -359,12 +359,15 @@ def build_desired(params):
             "session_timeout": int(oidc["session_timeout"]),
             "scope": oidc["scope"],
             "on_unauthenticated_request": oidc["on_unauthenticated_request"],
-            "authentication_request_extra_params": {str(k): str(v) for k, v in extra.items()},
+            "authentication_request_extra_params": _strings(extra),
         },
-        "tags": None
-        if params["tags"] is None
-        else {str(k): str(v) for k, v in params["tags"].items()},
+        "tags": None if params["tags"] is None else _strings(params["tags"]),
     }
+
+
+def _strings(mapping):
+    # AWS stores tag values and extra params as strings; YAML may have given ints or bools.
+    return {str(key): str(value) for key, value in mapping.items()}
 
 
 def split_tags(tags):
@@ -855,7 +858,7 @@ def main():
     except RuleLookupError as e:
         module.fail_json(msg=str(e))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        fail_scrubbed(module, e, "AWS refused a listener rule request", secret)
+        fail_scrubbed(module, e, "listener rule request failed", secret)
     except Exception as e:  # whatever it is, what it says must not carry the secret
         fail_scrubbed(module, e, "unexpected error managing the listener rule", secret)
 

@@ -155,13 +155,13 @@ options:
     default: 10
 notes:
   - The launch type is always C(FARGATE) and the network mode C(awsvpc).
-  - Written because C(community.aws.ecs_service) 10.0.0 ignores C(network_configuration) on an
-    existing service. Measured against the project's emulator (moto 5.2.5 with the fidelity layer)
-    on the service of a create run, rerunning C(community.aws.ecs_service) with another security
-    group, and then with C(assign_public_ip=true), reported C(changed=false) both times, and
-    C(DescribeServices) still showed the first security group and C(assignPublicIp=DISABLED).
-    Given a task definition ARN, it reported C(changed=true) on every rerun, because it compares
-    C(family:revision) with the ARN. Its O(wait) covers deletion only.
+  - Written because C(community.aws.ecs_service) 10.0.0 does not converge a Fargate service.
+    Measured on the project's emulator (moto 5.2.5 with its fidelity layer), after it had created
+    a service, rerunning it with another security group, and then with
+    C(assign_public_ip=true), reported C(changed=false) both times, and C(DescribeServices) still
+    showed the first security group and C(assignPublicIp=DISABLED). Given the task definition's
+    ARN, it reported C(changed=true) on every run, because it compares C(family:revision) with
+    the ARN. Its C(wait) covers deletion only.
   - Tags are compared like the amazon.aws modules do; keys starting with C(aws:) are never purged.
   - Supports check mode and diff mode. The diff shows the compared settings before and after.
 extends_documentation_fragment:
@@ -453,10 +453,9 @@ def _load_balancer_key(balancer):
 def normalise_load_balancers(balancers):
     if balancers is None:
         return None
-    unique = {_load_balancer_key(b): b for b in balancers}
     return [
         {"target_group_arn": arn, "container_name": name, "container_port": port}
-        for arn, name, port in sorted(unique)
+        for arn, name, port in sorted(_load_balancer_key(b) for b in balancers)
     ]
 
 
@@ -690,7 +689,8 @@ def deployment_progress(service, tracked_id=None):
     ``tracked_id`` is the deployment this run started or found rolling out: if it is no longer
     the primary one, the circuit breaker (or someone else) replaced it.
     """
-    deployments = service.get("deployments") or []
+    # AWS may still list replaced deployments as INACTIVE; they neither fail nor hold a wait.
+    deployments = [d for d in service.get("deployments") or [] if d.get("status") != "INACTIVE"]
     for deployment in deployments:
         if deployment.get("rolloutState") == "FAILED":
             reason = deployment.get("rolloutStateReason") or "no reason given"
@@ -721,8 +721,8 @@ def wait_for_deployment(
     service,
     timeout,
     delay,
-    sleep=time.sleep,
-    clock=time.monotonic,
+    sleep=None,
+    clock=None,
 ):
     """Poll until the deployment completes; return the last description.
 
@@ -730,6 +730,7 @@ def wait_for_deployment(
     response, or DescribeServices): when it is steady, nothing is polled and nothing sleeps.
     Raises ServiceWaitError when the deployment fails or ``timeout`` seconds pass.
     """
+    sleep, clock = sleep or time.sleep, clock or time.monotonic
     deadline = clock() + timeout
     primary = primary_deployment(service)
     tracked_id = primary.get("id") if primary else None
@@ -762,10 +763,11 @@ def wait_for_inactive(
     service,
     timeout,
     delay,
-    sleep=time.sleep,
-    clock=time.monotonic,
+    sleep=None,
+    clock=None,
 ):
     """Poll until the service is INACTIVE (or ECS forgot it); return the last description."""
+    sleep, clock = sleep or time.sleep, clock or time.monotonic
     deadline = clock() + timeout
     while service is not None and service.get("status") != "INACTIVE":
         remaining = deadline - clock()
@@ -809,16 +811,25 @@ def resolve_task_definition(module, client):
     try:
         return describe_task_definition_arn(client, task_definition)
     except is_boto3_error_code("ClientException") as e:
+        if module.check_mode:
+            # An earlier task of the same check run may only have predicted its registration.
+            module.warn(
+                f"Task definition {task_definition} does not exist (yet); check mode "
+                "predicts the service will use it."
+            )
+            return task_definition
         module.fail_json_aws(e, msg=f"Could not find the task definition {task_definition}")
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
         module.fail_json_aws(e, msg=f"Could not describe the task definition {task_definition}")
 
 
-def fail_wait(module, error):
+def fail_wait(module, error, result):
+    """Fail a wait, still reporting what this run changed before it."""
     module.fail_json(
         msg=str(error),
         service=service_result(error.service),
         deployment=deployment_result(error.service),
+        **result,
     )
 
 
@@ -838,7 +849,7 @@ def ensure_present(module, client, service):
                     client, cluster, name, service, params["wait_timeout"], params["wait_delay"]
                 )
             except ServiceWaitError as e:
-                fail_wait(module, e)
+                fail_wait(module, e, {"changed": False, "updated_fields": []})
 
     if not exists(service):
         return create(module, client, desired, tags)
@@ -885,10 +896,11 @@ def ensure_present(module, client, service):
                 client, cluster, name, latest, params["wait_timeout"], params["wait_delay"]
             )
         except ServiceWaitError as e:
-            fail_wait(module, e)
+            fail_wait(module, e, result)
 
     # Only a write or a poll makes the first description stale.
-    final = describe_final(module, client, cluster, name) if latest is not service else service
+    stale = changed or latest is not service
+    final = describe_final(module, client, cluster, name) if stale else service
     module.exit_json(service=service_result(final), deployment=deployment_result(final), **result)
 
 
@@ -922,7 +934,7 @@ def create(module, client, desired, tags):
                 client, cluster, name, service, params["wait_timeout"], params["wait_delay"]
             )
         except ServiceWaitError as e:
-            fail_wait(module, e)
+            fail_wait(module, e, result)
     final = describe_final(module, client, cluster, name)
     module.exit_json(service=service_result(final), deployment=deployment_result(final), **result)
 
@@ -973,7 +985,7 @@ def ensure_absent(module, client, service):
                 client, cluster, name, latest, params["wait_timeout"], params["wait_delay"]
             )
         except ServiceWaitError as e:
-            fail_wait(module, e)
+            fail_wait(module, e, result)
     module.exit_json(service=service_result(latest), deployment={}, **result)
 
 

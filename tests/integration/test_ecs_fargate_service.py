@@ -9,8 +9,14 @@ tests.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -69,6 +75,77 @@ def infra(boto3_client):
         "td_family_revision": f"{FAMILY}:{task_definition['revision']}",
         "target_group": target_group,
     }
+
+
+class CheckRun:
+    def __init__(self, result, output):
+        self.result, self.output = result, output
+        self.changed = bool(result.get("changed"))
+        self.failed = bool(result.get("failed"))
+
+
+@pytest.fixture(scope="module")
+def run_checked(aws_env):
+    """Run the module as a task in check and diff mode.
+
+    Works around tests/conftest.py's run_task(check=True): ``--check`` also puts its "Emit the
+    result" copy task in check mode, so the result file is never written. Here only the module's
+    task is in check mode. Replace with run_task(check=True, diff=True) once conftest sets
+    ``check_mode: false`` on that copy task.
+    """
+    root = Path(__file__).resolve().parents[2]
+
+    def run(module, args):
+        with tempfile.TemporaryDirectory() as tmp:
+            result_file = Path(tmp) / "result.json"
+            play = [
+                {
+                    "hosts": "localhost",
+                    "gather_facts": False,
+                    "module_defaults": {
+                        "group/leverslabs.asset_manager.aws": {
+                            "region": aws_env["AWS_REGION"],
+                            "endpoint_url": aws_env["AWS_ENDPOINT_URL"],
+                            "access_key": "testing",
+                            "secret_key": "testing",
+                        }
+                    },
+                    "tasks": [
+                        {
+                            "name": "Run the module under test in check mode",
+                            module: args,
+                            "check_mode": True,
+                            "diff": True,
+                            "register": "r",
+                            "ignore_errors": True,
+                        },
+                        {
+                            "name": "Emit the result",
+                            "ansible.builtin.copy": {
+                                "content": "{{ r | to_json }}",
+                                "dest": str(result_file),
+                            },
+                        },
+                    ],
+                }
+            ]
+            playbook = Path(tmp) / "play.json"
+            playbook.write_text(json.dumps(play))
+            bin_dir = Path(sys.executable).parent
+            env = {
+                **os.environ,
+                **aws_env,
+                "ANSIBLE_COLLECTIONS_PATH": str(root / ".collections"),
+                "ANSIBLE_CONFIG": str(root / "ansible.cfg"),
+            }
+            cmd = [str(bin_dir / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                   "-e", "ansible_python_interpreter=" + sys.executable, str(playbook)]  # fmt: skip
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root)
+            output = proc.stdout + proc.stderr
+            assert result_file.exists(), output
+            return CheckRun(json.loads(result_file.read_text()), output)
+
+    return run
 
 
 def base_args(infra, **overrides):
@@ -293,13 +370,8 @@ def test_wait_returns_promptly_when_the_deployment_settles(infra, service, run_t
     assert run.result["service"]["running_count"] == 2
 
 
-def test_check_mode_predicts_the_change_and_writes_nothing(infra, service, run_task):
-    run = run_task(
-        MODULE,
-        base_args(infra, security_groups=[infra["sg_b"]], desired_count=4),
-        check=True,
-        diff=True,
-    )
+def test_check_mode_predicts_the_change_and_writes_nothing(infra, service, run_checked):
+    run = run_checked(MODULE, base_args(infra, security_groups=[infra["sg_b"]], desired_count=4))
     assert run.changed and not run.failed, run.output
     assert run.result["updated_fields"] == ["desired_count", "security_groups"]
     assert run.result["diff"]["before"]["security_groups"] == [infra["sg_a"]]
@@ -312,11 +384,13 @@ def test_check_mode_predicts_the_change_and_writes_nothing(infra, service, run_t
     assert current["deployments"][0]["id"] == service["deployments"][0]["id"]
 
 
-def test_check_mode_create_writes_nothing(infra, run_task):
+def test_check_mode_create_writes_nothing(infra, run_checked):
     name = f"check-{SUFFIX}"
-    run = run_task(MODULE, base_args(infra, name=name), check=True)
+    run = run_checked(MODULE, base_args(infra, name=name))
     assert run.changed and not run.failed, run.output
     assert run.result["updated_fields"][0] == "state"
+    assert run.result["diff"]["before"] == {"state": "absent"}
+    assert run.result["diff"]["after"]["security_groups"] == [infra["sg_a"]]
     assert describe(infra, name) is None
 
 
@@ -330,7 +404,7 @@ def test_create_without_subnets_fails_naming_what_is_missing(infra, run_task):
     assert describe(infra, name) is None
 
 
-def test_absent_deletes_once(infra, run_task):
+def test_absent_deletes_once(infra, run_task, run_checked):
     name = f"doomed-{SUFFIX}"
     infra["ecs"].create_service(
         cluster=CLUSTER,
@@ -344,7 +418,7 @@ def test_absent_deletes_once(infra, run_task):
     )
     absent = {"cluster": CLUSTER, "name": name, "state": "absent", "wait": True}
 
-    checked = run_task(MODULE, absent, check=True)
+    checked = run_checked(MODULE, absent)
     assert checked.changed and not checked.failed, checked.output
     assert describe(infra, name)["status"] == "ACTIVE"
 

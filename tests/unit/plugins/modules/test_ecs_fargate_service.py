@@ -433,6 +433,17 @@ def test_wait_returns_at_once_without_polling_when_already_steady(stubbed):
     stubber.assert_no_pending_responses()
 
 
+def test_wait_ignores_inactive_deployments(stubbed):
+    client, stubber = stubbed
+    clock = FakeClock()
+    service = completed()
+    service["deployments"].append(deployment("ecs-svc/0", "FAILED", status="INACTIVE"))
+    m.wait_for_deployment(
+        client, CLUSTER, NAME, service, 600, 10, sleep=clock.sleep, clock=clock.clock
+    )
+    assert clock.sleeps == []
+
+
 def test_wait_polls_until_the_rollout_completes(stubbed):
     client, stubber = stubbed
     clock = FakeClock()
@@ -597,3 +608,215 @@ def test_wait_for_inactive_times_out(stubbed):
             client, CLUSTER, NAME, described(status="DRAINING"), 15, 10,
             sleep=clock.sleep, clock=clock.clock,
         )  # fmt: skip
+
+
+# ---- the module's flow, with a stand-in for AnsibleAWSModule --------------------------------
+
+
+class Exited(Exception):
+    def __init__(self, result):
+        super().__init__(result)
+        self.result = result
+
+
+class Failed(Exited):
+    pass
+
+
+class FakeModule:
+    """Just enough of AnsibleAWSModule for ensure_present / ensure_absent."""
+
+    DEFAULTS = {
+        "cluster": CLUSTER,
+        "name": NAME,
+        "state": "present",
+        "task_definition": None,
+        "desired_count": None,
+        "subnets": None,
+        "security_groups": None,
+        "assign_public_ip": False,
+        "load_balancers": None,
+        "health_check_grace_period_seconds": None,
+        "deployment_configuration": None,
+        "platform_version": "LATEST",
+        "propagate_tags": None,
+        "enable_execute_command": False,
+        "tags": None,
+        "purge_tags": True,
+        "force_new_deployment": False,
+        "wait": False,
+        "wait_timeout": 600,
+        "wait_delay": 10,
+    }
+
+    def __init__(self, check_mode=False, diff=False, **params):
+        self.params = {**self.DEFAULTS, **params}
+        self.check_mode = check_mode
+        self._diff = diff
+        self.warnings = []
+
+    def exit_json(self, **result):
+        raise Exited(result)
+
+    def fail_json(self, **result):
+        raise Failed(result)
+
+    def fail_json_aws(self, exception, msg):
+        raise Failed({"msg": msg, "exception": exception})
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+
+def given(**overrides):
+    """PARAMS as the module receives them, with some options changed."""
+    return {**copy.deepcopy(PARAMS), **overrides}
+
+
+def expect_task_definition(stubber, reference="asset-manager-web:3", arn=TD_ARN):
+    stubber.add_response(
+        "describe_task_definition",
+        {"taskDefinition": {"taskDefinitionArn": arn}},
+        {"taskDefinition": reference},
+    )
+
+
+@pytest.fixture
+def no_real_sleep(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(m.time, "sleep", clock.sleep)
+    monkeypatch.setattr(m.time, "monotonic", clock.clock)
+    return clock
+
+
+def test_module_fails_a_rolled_back_update_with_the_events(stubbed, no_real_sleep):
+    client, stubber = stubbed
+    module = FakeModule(**given(security_groups=["sg-9"], wait=True))
+    expect_task_definition(stubber)
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": ["subnet-a", "subnet-b"],
+            "securityGroups": ["sg-9"],
+            "assignPublicIp": "DISABLED",
+        }
+    }
+    stubber.add_response(
+        "update_service",
+        {"service": in_progress()},
+        {"cluster": CLUSTER, "service": NAME, "networkConfiguration": network},
+    )
+    failed = described(
+        deployments=[
+            deployment("ecs-svc/1", "IN_PROGRESS"),
+            deployment("ecs-svc/2", "FAILED", status="ACTIVE", reason="tasks failed to start."),
+        ],
+        events=events("(service asset-manager-web) rolling back to deployment ecs-svc/1."),
+    )
+    stubber.add_response("describe_services", {"services": [failed]}, DESCRIBE)
+    with pytest.raises(Failed) as outcome:
+        m.ensure_present(module, client, described())
+    result = outcome.value.result
+    assert f"ECS service {NAME} in cluster {CLUSTER}" in result["msg"]
+    assert "ecs-svc/2 failed: tasks failed to start." in result["msg"]
+    assert "rolling back to deployment ecs-svc/1" in result["msg"]
+    assert result["changed"] is True
+    assert result["updated_fields"] == ["security_groups"]
+    assert no_real_sleep.sleeps == [10]
+    stubber.assert_no_pending_responses()
+
+
+def test_module_does_not_poll_a_steady_service_that_needs_no_change(stubbed, no_real_sleep):
+    client, stubber = stubbed
+    module = FakeModule(**given(wait=True))
+    expect_task_definition(stubber)
+    with pytest.raises(Exited) as outcome:
+        m.ensure_present(module, client, described())
+    assert outcome.value.result["changed"] is False
+    assert outcome.value.result["deployment"]["rollout_state"] == "COMPLETED"
+    assert no_real_sleep.sleeps == []
+    stubber.assert_no_pending_responses()
+
+
+def test_module_waits_for_a_rollout_already_in_progress(stubbed, no_real_sleep):
+    client, stubber = stubbed
+    module = FakeModule(**given(wait=True))
+    expect_task_definition(stubber)
+    stubber.add_response("describe_services", {"services": [completed()]}, DESCRIBE)
+    stubber.add_response(
+        "describe_services", {"services": [completed()]}, {**DESCRIBE, "include": ["TAGS"]}
+    )
+    with pytest.raises(Exited) as outcome:
+        m.ensure_present(module, client, in_progress(running=2))
+    assert outcome.value.result["changed"] is False
+    assert no_real_sleep.sleeps == [10]
+    stubber.assert_no_pending_responses()
+
+
+def test_module_check_mode_writes_nothing_and_shows_the_diff(stubbed):
+    client, stubber = stubbed
+    module = FakeModule(check_mode=True, diff=True, **given(desired_count=5, tags={"a": "b"}))
+    expect_task_definition(stubber)
+    # Stubber raises on any call not queued: an update or a tag call would fail the test.
+    with pytest.raises(Exited) as outcome:
+        m.ensure_present(module, client, described(tags=[{"key": "c", "value": "d"}]))
+    result = outcome.value.result
+    assert result["changed"] is True
+    assert result["updated_fields"] == ["desired_count", "tags"]
+    assert result["diff"]["before"]["desired_count"] == 2
+    assert result["diff"]["after"]["desired_count"] == 5
+    assert result["diff"]["before"]["tags"] == {"c": "d"}
+    assert result["diff"]["after"]["tags"] == {"a": "b"}
+    stubber.assert_no_pending_responses()
+
+
+def test_module_check_mode_accepts_a_task_definition_not_registered_yet(stubbed):
+    client, stubber = stubbed
+    module = FakeModule(check_mode=True, **given(task_definition="new-family"))
+    stubber.add_client_error(
+        "describe_task_definition",
+        "ClientException",
+        "Unable to describe task definition.",
+        expected_params={"taskDefinition": "new-family"},
+    )
+    with pytest.raises(Exited) as outcome:
+        m.ensure_present(module, client, described())
+    assert outcome.value.result["updated_fields"] == ["task_definition"]
+    assert module.warnings
+
+
+def test_module_fails_on_a_missing_task_definition_outside_check_mode(stubbed):
+    client, stubber = stubbed
+    module = FakeModule(**given(task_definition="nope"))
+    stubber.add_client_error("describe_task_definition", "ClientException", "Unable to describe")
+    with pytest.raises(Failed, match="nope"):
+        m.ensure_present(module, client, described())
+
+
+def test_module_absent_scales_down_deletes_and_waits(stubbed, no_real_sleep):
+    client, stubber = stubbed
+    module = FakeModule(state="absent", wait=True)
+    stubber.add_response(
+        "update_service",
+        {"service": described(desiredCount=0)},
+        {"cluster": CLUSTER, "service": NAME, "desiredCount": 0},
+    )
+    stubber.add_response(
+        "delete_service",
+        {"service": described(status="DRAINING")},
+        {"cluster": CLUSTER, "service": NAME, "force": True},
+    )
+    stubber.add_response(
+        "describe_services", {"services": [described(status="INACTIVE")]}, DESCRIBE
+    )
+    with pytest.raises(Exited) as outcome:
+        m.ensure_absent(module, client, described())
+    assert outcome.value.result["changed"] is True
+    assert outcome.value.result["service"]["status"] == "INACTIVE"
+    stubber.assert_no_pending_responses()
+
+
+def test_module_absent_is_unchanged_for_an_inactive_service(stubbed):
+    client, stubber = stubbed
+    with pytest.raises(Exited) as outcome:
+        m.ensure_absent(FakeModule(state="absent"), client, described(status="INACTIVE"))
+    assert outcome.value.result["changed"] is False

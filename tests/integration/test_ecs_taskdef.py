@@ -1,0 +1,240 @@
+"""leverslabs.asset_manager.ecs_taskdef against the emulator, run as Ansible tasks."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MODULE = "leverslabs.asset_manager.ecs_taskdef"
+ACCOUNT = "123456789012"  # moto's account
+SSM = f"arn:aws:ssm:us-west-1:{ACCOUNT}:parameter/asset-manager"
+PLACEHOLDERS = {"account": ACCOUNT, "region": "us-west-1", "app": "asset_manager", "env": "prod"}
+IMAGE = f"{ACCOUNT}.dkr.ecr.us-west-1.amazonaws.com/asset-manager"
+
+# The app's web-task-definition.json, as the guide keeps it: placeholders still in place.
+APP_DEFINITION = {
+    "family": "asset_manager-web-task",
+    "networkMode": "awsvpc",
+    "requiresCompatibilities": ["FARGATE"],
+    "cpu": "256",
+    "memory": "512",
+    "executionRoleArn": "arn:aws:iam::$account:role/ecsTaskExecutionRole",
+    "containerDefinitions": [
+        {
+            "name": "asset-manager-web",
+            "image": "$account.dkr.ecr.$region.amazonaws.com/asset-manager:latest",
+            "portMappings": [{"containerPort": 3000}],
+            "environment": [
+                {"name": "PORT", "value": "3000"},
+                {"name": "DAGSTER_HOME", "value": "/replaced/by/env.json"},
+            ],
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {"awslogs-group": "/ecs/$app/web", "awslogs-region": "$region"},
+            },
+        }
+    ],
+}
+ENV_JSON = {
+    "environment": [
+        {"name": "DAGSTER_HOME", "value": "/opt/dagster/dagster_home"},
+        {"name": "APP_ENV", "value": "$env"},
+    ],
+    "secrets": [{"name": "DAGSTER_PG_PASSWORD", "valueFrom": "/$env/postgres_password"}],
+}
+
+
+def family():
+    return f"it-{uuid.uuid4().hex[:10]}"
+
+
+def args(name, **overrides):
+    result = {
+        "family": name,
+        "definition": copy.deepcopy(APP_DEFINITION),
+        "placeholders": PLACEHOLDERS,
+        "image": IMAGE + ":1",
+        "env_file": copy.deepcopy(ENV_JSON),
+        "ssm_parameter_arn_prefix": SSM,
+        "tags": {"app": "asset_manager"},
+    }
+    result.update(overrides)
+    return result
+
+
+def revisions(ecs, name, status="ACTIVE"):
+    arns = ecs.list_task_definitions(familyPrefix=name, status=status)["taskDefinitionArns"]
+    return sorted(int(arn.rsplit(":", 1)[1]) for arn in arns if f"/{name}:" in arn)
+
+
+@pytest.fixture
+def ecs(boto3_client):
+    return boto3_client("ecs")
+
+
+@pytest.fixture
+def run_check(aws_env):
+    """run_task(..., check=True) for this module, until conftest's check mode is fixed.
+
+    conftest's run_task writes the result with ansible.builtin.copy, which --check skips, so no
+    check-mode result ever comes back. Same play, but the result is written with check_mode off.
+    """
+
+    def run(module, module_args, diff=False):
+        play = [
+            {
+                "hosts": "localhost",
+                "gather_facts": False,
+                "module_defaults": {
+                    "group/leverslabs.asset_manager.aws": {
+                        "region": aws_env["AWS_REGION"],
+                        "endpoint_url": aws_env["AWS_ENDPOINT_URL"],
+                        "access_key": "testing",
+                        "secret_key": "testing",
+                    }
+                },
+                "tasks": [
+                    {
+                        "name": "Run the module under test in check mode",
+                        module: module_args,
+                        "check_mode": True,
+                        "diff": diff,
+                        "register": "r",
+                        "ignore_errors": True,
+                    },
+                    {
+                        "name": "Emit the result",
+                        "ansible.builtin.copy": {
+                            "content": "{{ r | to_json }}",
+                            "dest": "{{ result_file }}",
+                        },
+                        "check_mode": False,
+                        "diff": False,
+                    },
+                ],
+            }
+        ]
+        with tempfile.TemporaryDirectory() as tmp:
+            playbook, result_file = Path(tmp) / "play.json", Path(tmp) / "result.json"
+            playbook.write_text(json.dumps(play))
+            command = [
+                str(Path(sys.executable).parent / "ansible-playbook"),
+                "-i",
+                "localhost,",
+                "-c",
+                "local",
+                "-e",
+                f"result_file={result_file}",
+                "-e",
+                f"ansible_python_interpreter={sys.executable}",
+                str(playbook),
+            ]
+            env = {
+                **os.environ,
+                **aws_env,
+                "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
+                "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            }
+            proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+            assert result_file.exists(), proc.stdout + proc.stderr
+            result = json.loads(result_file.read_text())
+        result["_output"] = proc.stdout + proc.stderr
+        return result
+
+    return run
+
+
+def test_register_only_on_change_then_absent(run_task, run_check, ecs):
+    name = family()
+
+    first = run_task(MODULE, args(name))
+    assert not first.failed, first.output
+    assert first.changed and first.result["revision"] == 1
+    assert first.result["arn"].endswith(f":task-definition/{name}:1")
+    assert_registered_as_rendered(ecs, name)
+
+    rerun = run_task(MODULE, args(name))
+    assert not rerun.failed, rerun.output
+    assert not rerun.changed
+    assert rerun.result["revision"] == 1 and rerun.result["changes"] == []
+    assert revisions(ecs, name) == [1]
+
+    # community.aws's ecs_taskdefinition reports ok here: cpu is not among what it compares.
+    bigger = args(name)
+    bigger["definition"]["cpu"] = "512"
+    cpu = run_task(MODULE, bigger)
+    assert cpu.changed and cpu.result["revision"] == 2, cpu.output
+    assert cpu.result["changes"] == ["cpu"]
+    assert (
+        ecs.describe_task_definition(taskDefinition=f"{name}:2")["taskDefinition"]["cpu"] == "512"
+    )
+
+    image = run_task(MODULE, {**bigger, "image": IMAGE + ":2"})
+    assert image.changed and image.result["revision"] == 3, image.output
+    assert image.result["changes"] == ["containerDefinitions[asset-manager-web].image"]
+    assert revisions(ecs, name) == [1, 2, 3]
+
+    # Check mode with a change: predicted, nothing written.
+    more_memory = {**bigger, "image": IMAGE + ":2"}
+    more_memory["definition"] = copy.deepcopy(bigger["definition"])
+    more_memory["definition"]["memory"] = "1024"
+    check = run_check(MODULE, more_memory, diff=True)
+    assert not check.get("failed"), check["_output"]
+    assert check["changed"] and check["revision"] == 4
+    assert check["arn"].endswith(f"/{name}:4")
+    assert check["diff"]["before"]["memory"] == "512"
+    assert check["diff"]["after"]["memory"] == "1024"
+    assert revisions(ecs, name) == [1, 2, 3]
+    latest = ecs.describe_task_definition(taskDefinition=f"{name}:3")["taskDefinition"]
+    assert latest["memory"] == "512"
+
+    gone = run_task(MODULE, {"family": name, "state": "absent"})
+    assert gone.changed and len(gone.result["deregistered"]) == 3, gone.output
+    assert revisions(ecs, name) == []
+    assert revisions(ecs, name, "INACTIVE") == [1, 2, 3]
+
+    again = run_task(MODULE, {"family": name, "state": "absent"})
+    assert not again.failed and not again.changed, again.output
+
+    # AWS never reuses a revision number; the deregistered revision 3 must not count as current
+    # (moto's DescribeTaskDefinition(family) would still return it).
+    back = run_task(MODULE, {**bigger, "image": IMAGE + ":2"})
+    assert back.changed and back.result["revision"] == 4, back.output
+    assert revisions(ecs, name) == [4]
+
+
+def assert_registered_as_rendered(ecs, name):
+    """env.json merged (sorted, env.json wins), secrets as ARNs, placeholders substituted."""
+    described = ecs.describe_task_definition(taskDefinition=f"{name}:1", include=["TAGS"])
+    container = described["taskDefinition"]["containerDefinitions"][0]
+    assert container["image"] == IMAGE + ":1"
+    assert container["environment"] == [
+        {"name": "APP_ENV", "value": "prod"},
+        {"name": "DAGSTER_HOME", "value": "/opt/dagster/dagster_home"},
+        {"name": "PORT", "value": "3000"},
+    ]
+    assert container["secrets"] == [
+        {"name": "DAGSTER_PG_PASSWORD", "valueFrom": SSM + "/prod/postgres_password"}
+    ]
+    assert container["logConfiguration"]["options"]["awslogs-group"] == "/ecs/asset_manager/web"
+    assert described["taskDefinition"]["family"] == name
+    assert described["tags"] == [{"key": "app", "value": "asset_manager"}]
+
+
+def test_check_mode_on_a_new_family_writes_nothing(run_check, ecs):
+    name = family()
+    result = run_check(MODULE, args(name))
+    assert not result.get("failed"), result["_output"]
+    assert result["changed"] and result["revision"] == 1
+    assert result["arn"] == f"arn:aws:ecs:us-west-1:{ACCOUNT}:task-definition/{name}:1"
+    assert revisions(ecs, name) == []

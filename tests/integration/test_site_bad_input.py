@@ -1,0 +1,77 @@
+"""Bad input fails before any AWS write, with a message that names the variable."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOK = str(ROOT / "site.yml")
+
+
+@pytest.fixture(scope="module")
+def site(aws_env, emulator):
+    def run(*extra, inventory=ROOT / "inventories/local"):
+        env = {
+            **os.environ,
+            **aws_env,
+            "ASSET_MANAGER_ENDPOINT_URL": emulator,
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        }
+        cmd = ["ansible-playbook", "-i", str(inventory), PLAYBOOK, *extra]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+
+    return run
+
+
+@pytest.fixture
+def nothing_written(boto3_client):
+    """After the test: the stack's security groups, bucket and parameters do not exist."""
+    yield
+    groups = boto3_client("ec2").describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["asset-manager-*"]}]
+    )["SecurityGroups"]
+    assert groups == []
+    buckets = [b["Name"] for b in boto3_client("s3").list_buckets()["Buckets"]]
+    assert "asset-manager-artifacts" not in buckets
+    params = boto3_client("ssm").get_parameters_by_path(Path="/asset-manager", Recursive=True)
+    assert params["Parameters"] == []
+
+
+def test_vpc_tag_that_matches_nothing(site, nothing_written):
+    proc = site("-e", "asset_manager_vpc_name=no-such-vpc")
+    assert proc.returncode != 0
+    assert "Found 0 VPCs tagged Name=no-such-vpc (variable asset_manager_vpc_name)" in proc.stdout
+
+
+def test_retention_cloudwatch_does_not_accept(site, nothing_written):
+    proc = site("-e", "storage_log_retention_days=42")
+    assert proc.returncode != 0
+    assert "storage_log_retention_days" in proc.stdout
+    assert "value of storage_log_retention_days must be one of" in proc.stdout
+    # Refused in the pre-flight validation, before the first role's first AWS call.
+    assert "TASK [leverslabs.asset_manager.network_security" not in proc.stdout
+
+
+def test_missing_secret_variable(site, nothing_written, tmp_path):
+    inventory = tmp_path / "inventory"
+    shutil.copytree(ROOT / "inventories/local", inventory)
+    main = inventory / "group_vars/all/main.yml"
+    main.write_text(
+        "\n".join(
+            line
+            for line in main.read_text().splitlines()
+            if not line.startswith("ssm_params_pg_password")
+        )
+    )
+    proc = site(inventory=inventory)
+    assert proc.returncode != 0
+    assert "Variable ssm_params_pg_password is not set" in proc.stdout
+    assert "TASK [leverslabs.asset_manager.network_security" not in proc.stdout
