@@ -277,6 +277,58 @@ def patch_create_service_settings() -> None:
     responses.EC2ContainerServiceResponse.create_service = create_service
 
 
+def patch_task_definition_latest_active() -> None:
+    """AWS resolves a bare family to its latest ACTIVE revision; moto returns the newest, even
+    when it has been deregistered."""
+    from moto.ecs import models
+
+    original = models.EC2ContainerServiceBackend.describe_task_definition
+
+    def describe_task_definition(self, task_definition_str):
+        name = task_definition_str.split("/")[-1]
+        if ":" in name:
+            return original(self, task_definition_str)
+        active = [
+            revision
+            for revision, definition in self.task_definitions.get(name, {}).items()
+            if definition.status == "ACTIVE"
+        ]
+        if not active:
+            raise models.TaskDefinitionNotFoundException()
+        return self.task_definitions[name][max(active)]
+
+    models.EC2ContainerServiceBackend.describe_task_definition = describe_task_definition
+
+
+def patch_service_task_definition_arn() -> None:
+    """AWS describes a service's task definition as a full ARN, however UpdateService named it;
+    moto keeps the string it was given (`family` or `family:1`), which hides ARN comparison bugs."""
+    from moto.ecs import models
+
+    original = models.EC2ContainerServiceBackend.update_service
+
+    def update_service(self, service_properties):
+        given = service_properties.get("task_definition")
+        if given:
+            service_properties["task_definition"] = self.describe_task_definition(given).arn
+        return original(self, service_properties)
+
+    models.EC2ContainerServiceBackend.update_service = update_service
+
+
+def patch_deleted_rule_forgets_secret() -> None:
+    """Keep the test-only secret digests in step with the rules that exist."""
+    from moto.elbv2 import models
+
+    original = models.ELBv2Backend.delete_rule
+
+    def delete_rule(self, arn):
+        OIDC_SECRET_DIGESTS.pop(arn, None)
+        return original(self, arn)
+
+    models.ELBv2Backend.delete_rule = delete_rule
+
+
 PATCHES = (
     patch_oidc_client_secret_write_only,
     patch_alb_default_attributes,
@@ -284,6 +336,10 @@ PATCHES = (
     patch_cluster_capacity_providers,
     patch_services_run_their_tasks,
     patch_create_service_settings,
+    patch_task_definition_latest_active,
+    # After patch_services_run_their_tasks, so that patch compares ARNs.
+    patch_service_task_definition_arn,
+    patch_deleted_rule_forgets_secret,
 )
 
 

@@ -110,11 +110,23 @@ def run_task(aws_env):
                     }
                 },
                 "tasks": [
-                    {"name": "Run the module under test", module: args, "register": "r",
-                     "no_log": no_log, "ignore_errors": True},
-                    {"name": "Emit the result", "ansible.builtin.copy": {
-                        "content": "{{ r | to_json }}", "dest": "{{ result_file }}"},
-                     "no_log": True, "check_mode": False, "diff": False},
+                    {
+                        "name": "Run the module under test",
+                        module: args,
+                        "register": "r",
+                        "no_log": no_log,
+                        "ignore_errors": True,
+                    },
+                    {
+                        "name": "Emit the result",
+                        "ansible.builtin.copy": {
+                            "content": "{{ r | to_json }}",
+                            "dest": "{{ result_file }}",
+                        },
+                        "no_log": True,
+                        "check_mode": False,
+                        "diff": False,
+                    },
                 ],
             }
         ]
@@ -122,17 +134,31 @@ def run_task(aws_env):
             playbook = Path(tmp) / "play.json"
             result_file = Path(tmp) / "result.json"
             playbook.write_text(json.dumps(play))
-            cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-                   "-e", f"result_file={result_file}",
-                   "-e", "ansible_python_interpreter=" + sys.executable, str(playbook)]
+            cmd = [
+                str(BIN / "ansible-playbook"),
+                "-i",
+                "localhost,",
+                "-c",
+                "local",
+                "-e",
+                f"result_file={result_file}",
+                "-e",
+                "ansible_python_interpreter=" + sys.executable,
+                str(playbook),
+            ]
             if check:
                 cmd.append("--check")
             if diff:
                 cmd.append("--diff")
             if verbosity:
                 cmd.append("-" + "v" * verbosity)
-            env = {**os.environ, **aws_env, "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-                   "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), **(extra_env or {})}
+            env = {
+                **os.environ,
+                **aws_env,
+                "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+                "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+                **(extra_env or {}),
+            }
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
             output = proc.stdout + proc.stderr
             if not result_file.exists():

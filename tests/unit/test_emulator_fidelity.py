@@ -1,4 +1,4 @@
-"""The emulator's fidelity layer: each patch shown against the emulator over HTTP, as AWS behaves."""
+"""The emulator fidelity layer: each patch shown over HTTP, behaving as AWS does."""
 
 from __future__ import annotations
 
@@ -89,7 +89,9 @@ def test_oidc_client_secret_is_write_only(boto3_client, balancer, emulator):
         assert config["ClientId"] == "client"
 
     def digest():
-        digests = json.load(urllib.request.urlopen(f"{emulator}/_asset_manager/oidc-secret-digests"))
+        digests = json.load(
+            urllib.request.urlopen(f"{emulator}/_asset_manager/oidc-secret-digests")
+        )
         return digests[created["RuleArn"]]
 
     first = digest()
@@ -209,3 +211,51 @@ def test_service_without_deployment_configuration_gets_aws_defaults(
     )
     service = ecs.describe_services(cluster="fidelity", services=["plain"])["services"][0]
     assert service["deploymentConfiguration"] == fidelity.ECS_DEFAULT_DEPLOYMENT_CONFIGURATION
+
+
+def test_bare_family_resolves_to_latest_active_revision(boto3_client):
+    ecs = boto3_client("ecs")
+    register = {
+        "family": "fidelity-active",
+        "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 128}],
+    }
+    first = ecs.register_task_definition(**register)["taskDefinition"]["taskDefinitionArn"]
+    second = ecs.register_task_definition(**register)["taskDefinition"]["taskDefinitionArn"]
+    ecs.deregister_task_definition(taskDefinition=second)
+    described = ecs.describe_task_definition(taskDefinition="fidelity-active")["taskDefinition"]
+    assert described["taskDefinitionArn"] == first
+    ecs.deregister_task_definition(taskDefinition=first)
+    with pytest.raises(botocore.exceptions.ClientError):
+        ecs.describe_task_definition(taskDefinition="fidelity-active")
+
+
+def test_service_describes_its_task_definition_as_an_arn(boto3_client, network, task_definition):
+    ecs = boto3_client("ecs")
+    first, second = task_definition
+    ecs.create_service(
+        cluster="fidelity", serviceName="by-family", taskDefinition=first, desiredCount=1
+    )
+    ecs.update_service(cluster="fidelity", service="by-family", taskDefinition="fidelity:2")
+    service = ecs.describe_services(cluster="fidelity", services=["by-family"])["services"][0]
+    assert service["taskDefinition"] == second
+    assert service["deployments"][0]["taskDefinition"] == second
+
+
+def test_deleted_rule_leaves_no_secret_behind(boto3_client, balancer, emulator):
+    elbv2 = boto3_client("elbv2")
+    listener = elbv2.create_listener(
+        LoadBalancerArn=balancer,
+        Protocol="HTTP",
+        Port=8081,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )["Listeners"][0]["ListenerArn"]
+    fixed = {"Type": "fixed-response", "Order": 2, "FixedResponseConfig": {"StatusCode": "200"}}
+    rule = elbv2.create_rule(
+        ListenerArn=listener,
+        Priority=7,
+        Conditions=[{"Field": "host-header", "Values": ["b.example"]}],
+        Actions=[oidc_action("short-lived"), fixed],
+    )["Rules"][0]["RuleArn"]
+    elbv2.delete_rule(RuleArn=rule)
+    digests = json.load(urllib.request.urlopen(f"{emulator}/_asset_manager/oidc-secret-digests"))
+    assert rule not in digests
