@@ -56,8 +56,10 @@ lint: venv link
 unit: venv link
 	$(BIN)/pytest -q tests
 
+# Molecule starts its own emulator on a free port (extensions/molecule/shared/create.yml).
 molecule: venv link
-	$(BIN)/molecule test --all
+	ASSET_MANAGER_TEST_PORT=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
+	  $(BIN)/molecule test --all
 
 build: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path .cache/build
