@@ -13,7 +13,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ASSET_MANAGER_ENDPOINT_URL := $(ENDPOINT)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv link emulator-start emulator-stop seed deploy-local summary test lint unit molecule build clean
+.PHONY: venv link emulator-start emulator-stop seed deploy-local summary test lint unit molecule build clean benchmark
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -66,3 +66,7 @@ build: venv
 
 clean:
 	rm -rf .cache .collections $(VENV)
+
+# Full deploy, no-op rerun and check-mode plan on a fresh emulator (RUNS=3 for more samples).
+benchmark: venv link
+	scripts/benchmark.sh $(or $(RUNS),1)
