@@ -1,0 +1,68 @@
+"""SecureString values are stored, never rewritten when unchanged, and never printed (-vvv)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENT_SECRET = "auth0-Secret-7f3c9e1b-never-print-me"
+PG_PASSWORD = "pg-Password-41d2a8c6-never-print-me"
+
+
+def run_ssm_params(aws_env, emulator, *extra):
+    env = {
+        **os.environ,
+        **aws_env,
+        "ASSET_MANAGER_ENDPOINT_URL": emulator,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    cmd = [
+        "ansible-playbook",
+        "-i",
+        str(ROOT / "inventories/local"),
+        str(ROOT / "site.yml"),
+        "--tags",
+        "ssm_params",
+        "-e",
+        f"asset_manager_auth0_client_secret={CLIENT_SECRET}",
+        "-e",
+        f"ssm_params_pg_password={PG_PASSWORD}",
+        "-e",
+        "asset_manager_ssm_prefix=/leak-test",
+        *extra,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def test_secrets_stored_idempotent_and_never_printed(aws_env, emulator, boto3_client):
+    first = run_ssm_params(aws_env, emulator, "-vvv", "--diff")
+    ssm = boto3_client("ssm")
+    stored = {
+        p["Name"]: p
+        for p in ssm.get_parameters_by_path(Path="/leak-test", WithDecryption=True)["Parameters"]
+    }
+    assert stored["/leak-test/AUTH0_CLIENT_SECRET"]["Value"] == CLIENT_SECRET
+    assert stored["/leak-test/AUTH0_CLIENT_SECRET"]["Type"] == "SecureString"
+    assert stored["/leak-test/DAGSTER_PG_PASSWORD"]["Value"] == PG_PASSWORD
+    assert stored["/leak-test/DAGSTER_PG_PASSWORD"]["Type"] == "SecureString"
+    assert re.search(r"localhost\s+: ok=\d+\s+changed=[1-9]", first), "the first run wrote nothing"
+    # The run really reached the module at -vvv: its file is logged, the secret values are not.
+    assert "ssm_parameter.py" in first
+    assert CLIENT_SECRET not in first
+    assert PG_PASSWORD not in first
+
+    second = run_ssm_params(aws_env, emulator, "-vvv")
+    assert CLIENT_SECRET not in second and PG_PASSWORD not in second
+    assert "changed=0" in second
+    again = {
+        p["Name"]: p["Version"] for p in ssm.get_parameters_by_path(Path="/leak-test")["Parameters"]
+    }
+    assert again == {name: p["Version"] for name, p in stored.items()}, "unchanged values rewritten"
