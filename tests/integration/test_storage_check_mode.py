@@ -52,7 +52,7 @@ def test_retention_change_is_planned_not_made_in_check_mode(aws_env, emulator, b
     assert "changed=1 " in plan, plan[-2000:]  # one task, three items
     flat = " ".join(plan.split())  # the YAML callback folds long messages
     for name in names:
-        assert f"Would change the retention of {name} to 30 days." in flat
+        assert f"Would change the retention of {name} to 30 days." in flat, plan
     assert retentions(boto3_client) == dict.fromkeys(names, 365), "check mode wrote retention"
 
     run_storage(aws_env, emulator, "-e", "storage_log_retention_days=30")
