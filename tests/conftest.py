@@ -167,3 +167,22 @@ def run_task(aws_env):
         return TaskRun(result, output, proc.returncode)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def run_site(aws_env, emulator):
+    """Run site.yml against this session's emulator; returns the CompletedProcess."""
+
+    def run(*args, inventory=ROOT / "inventories/local"):
+        env = {
+            **os.environ,
+            **aws_env,
+            "ASSET_MANAGER_ENDPOINT_URL": emulator,
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+            "PATH": f"{BIN}:{os.environ['PATH']}",
+        }
+        cmd = ["ansible-playbook", "-i", str(inventory), str(ROOT / "site.yml"), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+
+    return run

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PLAYBOOK = str(ROOT / "site.yml")
 
 
 @pytest.fixture(scope="module")
-def site(aws_env, emulator):
-    def run(*extra, inventory=ROOT / "inventories/local"):
-        env = {
-            **os.environ,
-            **aws_env,
-            "ASSET_MANAGER_ENDPOINT_URL": emulator,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
-            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        }
-        cmd = ["ansible-playbook", "-i", str(inventory), PLAYBOOK, *extra]
-        return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
-
-    return run
+def site(run_site):
+    return run_site
 
 
 @pytest.fixture

@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
 CLIENT_SECRET = "auth0-Secret-7f3c9e1b-never-print-me"
 PG_PASSWORD = "pg-Password-41d2a8c6-never-print-me"
 
 
-def run_ssm_params(aws_env, emulator, *extra):
-    env = {
-        **os.environ,
-        **aws_env,
-        "ASSET_MANAGER_ENDPOINT_URL": emulator,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-    }
-    cmd = [
-        "ansible-playbook",
-        "-i",
-        str(ROOT / "inventories/local"),
-        str(ROOT / "site.yml"),
+def run_ssm_params(run_site, *extra):
+    proc = run_site(
         "--tags",
         "ssm_params",
         "-e",
@@ -36,14 +19,13 @@ def run_ssm_params(aws_env, emulator, *extra):
         "-e",
         "asset_manager_ssm_prefix=/leak-test",
         *extra,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 
 
-def test_secrets_stored_idempotent_and_never_printed(aws_env, emulator, boto3_client):
-    first = run_ssm_params(aws_env, emulator, "-vvv", "--diff")
+def test_secrets_stored_idempotent_and_never_printed(run_site, boto3_client):
+    first = run_ssm_params(run_site, "-vvv", "--diff")
     ssm = boto3_client("ssm")
     stored = {
         p["Name"]: p
@@ -59,7 +41,7 @@ def test_secrets_stored_idempotent_and_never_printed(aws_env, emulator, boto3_cl
     assert CLIENT_SECRET not in first
     assert PG_PASSWORD not in first
 
-    second = run_ssm_params(aws_env, emulator, "-vvv")
+    second = run_ssm_params(run_site, "-vvv")
     assert CLIENT_SECRET not in second and PG_PASSWORD not in second
     assert "changed=0" in second
     again = {

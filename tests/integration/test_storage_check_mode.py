@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "check-mode-test"
 
 
-def run_storage(aws_env, emulator, *extra):
-    env = {
-        **os.environ,
-        **aws_env,
-        "ASSET_MANAGER_ENDPOINT_URL": emulator,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-    }
-    cmd = [
-        "ansible-playbook",
-        "-i",
-        str(ROOT / "inventories/local"),
-        str(ROOT / "site.yml"),
+def run_storage(run_site, *extra):
+    proc = run_site(
         "--tags",
         "storage",
         "-e",
@@ -32,8 +14,7 @@ def run_storage(aws_env, emulator, *extra):
         "-e",
         f"asset_manager_artifacts_bucket={PREFIX}-bucket",
         *extra,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     return proc.stdout
 
@@ -43,20 +24,18 @@ def retentions(boto3_client):
     return {g["logGroupName"]: g.get("retentionInDays") for g in groups}
 
 
-def test_retention_change_is_planned_not_made_in_check_mode(aws_env, emulator, boto3_client):
-    run_storage(aws_env, emulator)
+def test_retention_change_is_planned_not_made_in_check_mode(run_site, boto3_client):
+    run_storage(run_site)
     names = {f"{PREFIX}/web", f"{PREFIX}/daemon", f"{PREFIX}/runs"}
     assert retentions(boto3_client) == dict.fromkeys(names, 365)
 
-    plan = run_storage(aws_env, emulator, "--check", "-e", "storage_log_retention_days=30")
+    plan = run_storage(run_site, "--check", "-e", "storage_log_retention_days=30")
     assert "changed=1 " in plan, plan[-2000:]  # one task, three items
     flat = " ".join(plan.split())  # the YAML callback folds long messages
     for name in names:
         assert f"Would change the retention of {name} to 30 days." in flat, plan
     assert retentions(boto3_client) == dict.fromkeys(names, 365), "check mode wrote retention"
 
-    run_storage(aws_env, emulator, "-e", "storage_log_retention_days=30")
+    run_storage(run_site, "-e", "storage_log_retention_days=30")
     assert retentions(boto3_client) == dict.fromkeys(names, 30)
-    assert "changed=0" in run_storage(
-        aws_env, emulator, "--check", "-e", "storage_log_retention_days=30"
-    )
+    assert "changed=0" in run_storage(run_site, "--check", "-e", "storage_log_retention_days=30")
