@@ -1,0 +1,201 @@
+"""The Dagster instance config that ecs_taskdefs renders is valid for Dagster itself.
+
+The template is rendered by the role (a tiny playbook, no AWS call) and checked with Dagster's own
+config machinery: the instance schema (`dagster_instance_config`), then each pluggable class's
+config schema with its environment sources resolved, as `DagsterInstance` does on start-up.
+Needs requirements-dagster.txt.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster._config import process_config
+from dagster._config.field_utils import Shape
+from dagster._core.errors import DagsterInvalidConfigError
+from dagster._core.instance.config import dagster_instance_config, dagster_instance_config_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+PG_ENV = {
+    "DAGSTER_PG_HOST": "db.example.invalid",
+    "DAGSTER_PG_PORT": "5432",
+    "DAGSTER_PG_USER": "postgres",
+    "DAGSTER_PG_PASSWORD": "not-a-real-password",
+    "DAGSTER_PG_DB": "postgres",
+}
+RUN_ARN = "arn:aws:ecs:us-west-1:123456789012:task-definition/asset-manager-run:7"
+
+
+def render(dest: Path, *extra_vars: str) -> dict:
+    """Render dagster.yaml.j2 through the role, exactly as a deploy does."""
+    play = [
+        {
+            "name": "Render the Dagster instance config",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "name": "Render it with the role",
+                    "ansible.builtin.include_role": {
+                        "name": "leverslabs.asset_manager.ecs_taskdefs",
+                        "tasks_from": "dagster_instance.yml",
+                    },
+                }
+            ],
+        }
+    ]
+    playbook = dest.parent / "render.json"
+    playbook.write_text(json.dumps(play))
+    cmd = [
+        str(BIN / "ansible-playbook"),
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        "ansible_python_interpreter=" + sys.executable,
+        "-e",
+        f"ecs_taskdefs_dagster_yaml_path={dest}",
+        *extra_vars,
+        str(playbook),
+    ]
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
+    }
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return yaml.safe_load(dest.read_text())
+
+
+def validate(directory: Path) -> dict:
+    """Validate dagster.yaml in `directory` as DagsterInstance would; return the config."""
+    config, _ = dagster_instance_config(str(directory))
+    # dagster_instance_config checks the shape; processing also resolves the {env: ...} sources.
+    result = process_config(Shape(dagster_instance_config_schema()), config)
+    if not result.success:
+        raise DagsterInvalidConfigError("dagster.yaml is invalid", result.errors, config)
+    for section in ("run_launcher", "run_coordinator", "compute_logs"):
+        data = config[section]
+        cls = getattr(importlib.import_module(data["module"]), data["class"])
+        result = process_config(cls.config_type(), data.get("config") or {})
+        if not result.success:
+            raise DagsterInvalidConfigError(
+                f"{section} ({data['class']}) config is invalid", result.errors, data["config"]
+            )
+    return config
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("dagster_home")
+    data = render(directory / "dagster.yaml")
+    return directory, data
+
+
+@pytest.fixture
+def task_env(monkeypatch):
+    for name, value in {**PG_ENV, "DAGSTER_RUN_TASK_DEFINITION": RUN_ARN}.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_rendered_config_is_valid_for_dagster(rendered, task_env):
+    directory, _ = rendered
+    config = validate(directory)
+    assert set(config["storage"]) == {"postgres"}
+
+
+def test_run_launcher_reads_the_run_task_definition_from_the_environment(rendered, task_env):
+    directory, data = rendered
+    launcher = data["run_launcher"]
+    assert (launcher["module"], launcher["class"]) == ("dagster_aws.ecs", "EcsRunLauncher")
+    # No revision in the file: a new run revision reaches Dagster through the task's environment.
+    assert launcher["config"]["task_definition"] == {"env": "DAGSTER_RUN_TASK_DEFINITION"}
+    assert launcher["config"]["container_name"] == "asset-manager-run"
+    resolved = process_config(
+        importlib.import_module("dagster_aws.ecs").EcsRunLauncher.config_type(), launcher["config"]
+    )
+    assert resolved.success
+    # EcsRunLauncher itself reads the variable when it starts (dagster_aws.ecs.launcher).
+    assert resolved.value["task_definition"] == {"env": "DAGSTER_RUN_TASK_DEFINITION"}
+
+
+def test_storage_compute_logs_and_coordinator(rendered, task_env):
+    directory, data = rendered
+    postgres = data["storage"]["postgres"]["postgres_db"]
+    assert postgres["params"] == {"sslmode": "require"}
+    for key, env in {
+        "hostname": "DAGSTER_PG_HOST",
+        "port": "DAGSTER_PG_PORT",
+        "username": "DAGSTER_PG_USER",
+        "password": "DAGSTER_PG_PASSWORD",
+        "db_name": "DAGSTER_PG_DB",
+    }.items():
+        assert postgres[key] == {"env": env}
+    logs = data["compute_logs"]
+    assert logs["class"] == "S3ComputeLogManager"
+    assert logs["config"]["bucket"] == "asset-manager-artifacts"
+    assert logs["config"]["prefix"] == "compute-logs"
+    assert data["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    validate(directory)
+
+
+def test_missing_task_environment_is_caught(rendered, monkeypatch):
+    """Without its variables in the task's environment, Dagster refuses to start."""
+    directory, _ = rendered
+    for name in PG_ENV:
+        monkeypatch.setenv(name, PG_ENV[name])
+    monkeypatch.delenv("DAGSTER_PG_PASSWORD")
+    with pytest.raises(DagsterInvalidConfigError, match="DAGSTER_PG_PASSWORD"):
+        validate(directory)
+    # The run launcher resolves its variable before any AWS call.
+    monkeypatch.setenv("DAGSTER_PG_PASSWORD", PG_ENV["DAGSTER_PG_PASSWORD"])
+    monkeypatch.delenv("DAGSTER_RUN_TASK_DEFINITION", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-1")
+    config = validate(directory)["run_launcher"]["config"]
+    from dagster_aws.ecs import EcsRunLauncher
+
+    with pytest.raises(Exception, match="DAGSTER_RUN_TASK_DEFINITION which is not set"):
+        EcsRunLauncher(**config)
+
+
+def test_the_validation_is_not_vacuous(rendered, task_env, tmp_path):
+    """A misspelt key in any section fails Dagster's validation."""
+    _, data = rendered
+    broken = json.loads(json.dumps(data))
+    broken["run_launcher"]["config"]["container"] = broken["run_launcher"]["config"].pop(
+        "container_name"
+    )
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(broken))
+    with pytest.raises(DagsterInvalidConfigError):
+        validate(tmp_path)
+    broken = json.loads(json.dumps(data))
+    broken["storage"]["postgres"]["postgres_db"]["sslmode"] = "require"
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(broken))
+    with pytest.raises(DagsterInvalidConfigError):
+        validate(tmp_path)
+
+
+def test_names_follow_the_inventory(tmp_path, task_env):
+    """One naming source: the container and bucket come from the asset_manager variables."""
+    data = render(
+        tmp_path / "dagster.yaml",
+        "-e",
+        "asset_manager_name=dg-test",
+        "-e",
+        "ecs_taskdefs_dagster_max_concurrent_runs=3",
+    )
+    assert data["run_launcher"]["config"]["container_name"] == "dg-test-run"
+    assert data["compute_logs"]["config"]["bucket"] == "dg-test-artifacts"
+    assert data["run_coordinator"]["config"]["max_concurrent_runs"] == 3
+    validate(tmp_path)
