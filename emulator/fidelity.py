@@ -140,7 +140,8 @@ def patch_alb_default_attributes() -> None:
     def init(self, *args, **kwargs):
         original_init(self, *args, **kwargs)
         if self.type == "application":
-            self.attrs = {**ALB_DEFAULT_ATTRIBUTES, **self.attrs}
+            # At creation moto has seeded four attributes, one (cross-zone) with a non-AWS value.
+            self.attrs = {**self.attrs, **ALB_DEFAULT_ATTRIBUTES}
 
     models.FakeLoadBalancer.__init__ = init
 

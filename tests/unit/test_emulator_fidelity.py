@@ -115,6 +115,7 @@ def test_alb_has_aws_full_attribute_set(boto3_client, balancer):
     assert attributes["routing.http.desync_mitigation_mode"] == "defensive"
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "false"
     assert attributes["idle_timeout.timeout_seconds"] == "60"
+    assert attributes["load_balancing.cross_zone.enabled"] == "true"  # moto seeds "false"
 
 
 def test_alb_deletion_protection_is_enforced(boto3_client, network):
