@@ -13,12 +13,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import os
-import subprocess
-import sys
-import tempfile
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -101,70 +96,12 @@ def stack(boto3_client):
 
 
 @pytest.fixture(scope="session")
-def run_check(aws_env):
-    """Run the module as one task in check mode and return its result dict.
-
-    conftest's run_task cannot do this: its "Emit the result" task is a copy, which --check
-    turns into a no-op, so no result file is ever written. Here the module task alone is in
-    check mode and the result is written with check_mode: false.
-    """
-    root = Path(__file__).resolve().parents[2]
+def run_check(run_task):
+    """Run the module in check mode; returns (result dict, whole output)."""
 
     def run(module, args, diff=False):
-        with tempfile.TemporaryDirectory() as tmp:
-            result_file = Path(tmp) / "result.json"
-            play = [
-                {
-                    "hosts": "localhost",
-                    "gather_facts": False,
-                    "module_defaults": {
-                        "group/leverslabs.asset_manager.aws": {
-                            "region": aws_env["AWS_REGION"],
-                            "endpoint_url": aws_env["AWS_ENDPOINT_URL"],
-                            "access_key": "testing",
-                            "secret_key": "testing",
-                        }
-                    },
-                    "tasks": [
-                        {
-                            "name": "Run the module under test",
-                            module: args,
-                            "register": "r",
-                            "check_mode": True,
-                            "diff": diff,
-                            "ignore_errors": True,
-                        },
-                        {
-                            "name": "Emit the result",
-                            "ansible.builtin.copy": {
-                                "content": "{{ r | to_json }}",
-                                "dest": str(result_file),
-                            },
-                            "check_mode": False,
-                            "no_log": True,
-                        },
-                    ],
-                }
-            ]
-            playbook = Path(tmp) / "play.json"
-            playbook.write_text(json.dumps(play))
-            bin_dir = Path(sys.executable).parent
-            cmd = [
-                str(bin_dir / "ansible-playbook"),
-                *("-i", "localhost,", "-c", "local"),
-                *("-e", f"ansible_python_interpreter={sys.executable}"),
-                str(playbook),
-            ]
-            env = {
-                **os.environ,
-                **aws_env,
-                "ANSIBLE_COLLECTIONS_PATH": str(root / ".collections"),
-                "ANSIBLE_CONFIG": str(root / "ansible.cfg"),
-            }
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root)
-            output = proc.stdout + proc.stderr
-            assert result_file.exists(), f"ansible-playbook did not run the task:\n{output}"
-            return json.loads(result_file.read_text()), output
+        task = run_task(module, args, check=True, diff=diff)
+        return task.result, task.output
 
     return run
 

@@ -9,14 +9,8 @@ tests.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -77,73 +71,12 @@ def infra(boto3_client):
     }
 
 
-class CheckRun:
-    def __init__(self, result, output):
-        self.result, self.output = result, output
-        self.changed = bool(result.get("changed"))
-        self.failed = bool(result.get("failed"))
-
-
 @pytest.fixture(scope="module")
-def run_checked(aws_env):
-    """Run the module as a task in check and diff mode.
-
-    Works around tests/conftest.py's run_task(check=True): ``--check`` also puts its "Emit the
-    result" copy task in check mode, so the result file is never written. Here only the module's
-    task is in check mode. Replace with run_task(check=True, diff=True) once conftest sets
-    ``check_mode: false`` on that copy task.
-    """
-    root = Path(__file__).resolve().parents[2]
+def run_checked(run_task):
+    """Run the module as a task in check and diff mode."""
 
     def run(module, args):
-        with tempfile.TemporaryDirectory() as tmp:
-            result_file = Path(tmp) / "result.json"
-            play = [
-                {
-                    "hosts": "localhost",
-                    "gather_facts": False,
-                    "module_defaults": {
-                        "group/leverslabs.asset_manager.aws": {
-                            "region": aws_env["AWS_REGION"],
-                            "endpoint_url": aws_env["AWS_ENDPOINT_URL"],
-                            "access_key": "testing",
-                            "secret_key": "testing",
-                        }
-                    },
-                    "tasks": [
-                        {
-                            "name": "Run the module under test in check mode",
-                            module: args,
-                            "check_mode": True,
-                            "diff": True,
-                            "register": "r",
-                            "ignore_errors": True,
-                        },
-                        {
-                            "name": "Emit the result",
-                            "ansible.builtin.copy": {
-                                "content": "{{ r | to_json }}",
-                                "dest": str(result_file),
-                            },
-                        },
-                    ],
-                }
-            ]
-            playbook = Path(tmp) / "play.json"
-            playbook.write_text(json.dumps(play))
-            bin_dir = Path(sys.executable).parent
-            env = {
-                **os.environ,
-                **aws_env,
-                "ANSIBLE_COLLECTIONS_PATH": str(root / ".collections"),
-                "ANSIBLE_CONFIG": str(root / "ansible.cfg"),
-            }
-            cmd = [str(bin_dir / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-                   "-e", "ansible_python_interpreter=" + sys.executable, str(playbook)]  # fmt: skip
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root)
-            output = proc.stdout + proc.stderr
-            assert result_file.exists(), output
-            return CheckRun(json.loads(result_file.read_text()), output)
+        return run_task(module, args, check=True, diff=True)
 
     return run
 

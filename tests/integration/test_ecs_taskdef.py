@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
-import os
-import subprocess
-import sys
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -83,73 +78,12 @@ def ecs(boto3_client):
 
 
 @pytest.fixture
-def run_check(aws_env):
-    """run_task(..., check=True) for this module, until conftest's check mode is fixed.
-
-    conftest's run_task writes the result with ansible.builtin.copy, which --check skips, so no
-    check-mode result ever comes back. Same play, but the result is written with check_mode off.
-    """
+def run_check(run_task):
+    """Run the module in check mode; returns its result dict, with the output under _output."""
 
     def run(module, module_args, diff=False):
-        play = [
-            {
-                "hosts": "localhost",
-                "gather_facts": False,
-                "module_defaults": {
-                    "group/leverslabs.asset_manager.aws": {
-                        "region": aws_env["AWS_REGION"],
-                        "endpoint_url": aws_env["AWS_ENDPOINT_URL"],
-                        "access_key": "testing",
-                        "secret_key": "testing",
-                    }
-                },
-                "tasks": [
-                    {
-                        "name": "Run the module under test in check mode",
-                        module: module_args,
-                        "check_mode": True,
-                        "diff": diff,
-                        "register": "r",
-                        "ignore_errors": True,
-                    },
-                    {
-                        "name": "Emit the result",
-                        "ansible.builtin.copy": {
-                            "content": "{{ r | to_json }}",
-                            "dest": "{{ result_file }}",
-                        },
-                        "check_mode": False,
-                        "diff": False,
-                    },
-                ],
-            }
-        ]
-        with tempfile.TemporaryDirectory() as tmp:
-            playbook, result_file = Path(tmp) / "play.json", Path(tmp) / "result.json"
-            playbook.write_text(json.dumps(play))
-            command = [
-                str(Path(sys.executable).parent / "ansible-playbook"),
-                "-i",
-                "localhost,",
-                "-c",
-                "local",
-                "-e",
-                f"result_file={result_file}",
-                "-e",
-                f"ansible_python_interpreter={sys.executable}",
-                str(playbook),
-            ]
-            env = {
-                **os.environ,
-                **aws_env,
-                "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
-                "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            }
-            proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
-            assert result_file.exists(), proc.stdout + proc.stderr
-            result = json.loads(result_file.read_text())
-        result["_output"] = proc.stdout + proc.stderr
-        return result
+        task = run_task(module, module_args, check=True, diff=diff)
+        return {**task.result, "_output": task.output}
 
     return run
 
