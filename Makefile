@@ -53,8 +53,9 @@ lint: venv link
 	$(BIN)/ruff format --check .
 	$(BIN)/ansible-lint
 
+# Two workers, a test file each at a time; each worker starts its own emulator.
 unit: venv link
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -n 2 --dist loadfile tests
 
 # Molecule starts its own emulator on a free port (extensions/molecule/shared/create.yml).
 molecule: venv link

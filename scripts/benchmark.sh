@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Times the site playbook on a fresh emulator: full deploy, no-op rerun, and a --check --diff plan.
+# Times the site playbook on a fresh emulator: full deploy, no-op rerun, and a --check --diff plan;
+# then the day-two playbooks: validate, a rolling update and its rerun, teardown and its rerun.
 # Usage: scripts/benchmark.sh [RUNS]   (default 1). Prints one line per measurement, in seconds.
 # Uses its own emulator on a free port; never touches one on 4566.
 set -euo pipefail
@@ -30,4 +31,9 @@ for run in $(seq 1 "$runs"); do
   timed "full deploy" $bin/ansible-playbook -i inventories/local site.yml
   timed "no-op rerun" $bin/ansible-playbook -i inventories/local site.yml
   timed "check-mode plan (--diff)" $bin/ansible-playbook -i inventories/local site.yml --check --diff
+  timed "validate" $bin/ansible-playbook -i inventories/local playbooks/validate.yml
+  timed "rolling update" $bin/ansible-playbook -i inventories/local playbooks/rolling_update.yml -e rolling_update_image_tag=bench-$run
+  timed "rolling update rerun" $bin/ansible-playbook -i inventories/local playbooks/rolling_update.yml -e rolling_update_image_tag=bench-$run
+  timed "teardown" $bin/ansible-playbook -i inventories/local playbooks/teardown.yml -e teardown_confirm=local
+  timed "teardown rerun" $bin/ansible-playbook -i inventories/local playbooks/teardown.yml -e teardown_confirm=local
 done

@@ -171,9 +171,10 @@ def run_task(aws_env):
 
 @pytest.fixture(scope="session")
 def run_site(aws_env, emulator):
-    """Run site.yml against this session's emulator; returns the CompletedProcess."""
+    """Run site.yml (or another `playbook` of the project) against this session's emulator;
+    returns the CompletedProcess."""
 
-    def run(*args, inventory=ROOT / "inventories/local"):
+    def run(*args, inventory=ROOT / "inventories/local", playbook="site.yml"):
         env = {
             **os.environ,
             **aws_env,
@@ -182,7 +183,7 @@ def run_site(aws_env, emulator):
             "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
             "PATH": f"{BIN}:{os.environ['PATH']}",
         }
-        cmd = ["ansible-playbook", "-i", str(inventory), str(ROOT / "site.yml"), *args]
+        cmd = ["ansible-playbook", "-i", str(inventory), str(ROOT / playbook), *args]
         return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
 
     return run
