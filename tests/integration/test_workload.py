@@ -297,14 +297,6 @@ def test_dagster_config_finds_the_registered_run_task_definition(
     )
 
 
-def test_rerun_changes_nothing(deployed, play, clients):
-    before = state(clients["ecs"])
-    rerun = play()
-    assert rerun.rc == 0, rerun
-    assert rerun.changed == 0, rerun
-    assert state(clients["ecs"]) == before
-
-
 def test_new_image_tag_registers_one_revision_per_family_and_rolls_out(deployed, play, clients):
     ecs = clients["ecs"]
     before = {c: revisions(ecs, c) for c in FAMILIES}
@@ -455,19 +447,3 @@ def test_missing_target_group_is_named(deployed, play, clients):
         in result.output
     )
     assert state(clients["ecs"]) == before
-
-
-def test_absent_deletes_both_services(deployed, play, clients):
-    result = play(
-        "-e", "ecs_services_state=absent", "-e", "ecs_taskdefs_state=absent",
-        "--tags", "ecs_taskdefs,ecs_services",
-    )  # fmt: skip
-    assert result.rc == 0, result
-    assert services(clients["ecs"]) == {}
-    assert {c: revisions(clients["ecs"], c) for c in FAMILIES} == {c: [] for c in FAMILIES}
-    again = play(
-        "-e", "ecs_services_state=absent", "-e", "ecs_taskdefs_state=absent",
-        "--tags", "ecs_taskdefs,ecs_services",
-    )  # fmt: skip
-    assert again.rc == 0, again
-    assert again.changed == 0, again
