@@ -297,36 +297,6 @@ def test_dagster_config_finds_the_registered_run_task_definition(
     )
 
 
-def test_new_image_tag_registers_one_revision_per_family_and_rolls_out(deployed, play, clients):
-    ecs = clients["ecs"]
-    before = {c: revisions(ecs, c) for c in FAMILIES}
-    # Only the workload roles: they look up everything they need by name.
-    update = play("-e", "ecs_taskdefs_image_tag=v2", "--tags", "ecs_taskdefs,ecs_services")
-    assert update.rc == 0, update
-    for component in FAMILIES:
-        assert revisions(ecs, component) == before[component] + [before[component][-1] + 1]
-        assert (
-            container(latest(ecs, component)["taskDefinition"], component)["image"] == f"{IMAGE}:v2"
-        )
-    found = services(ecs)
-    for component, name in SERVICES.items():
-        assert (
-            found[name]["taskDefinition"]
-            == latest(ecs, component)["taskDefinition"]["taskDefinitionArn"]
-        )
-    web_env = {
-        e["name"]: e["value"]
-        for e in container(latest(ecs, "web")["taskDefinition"], "web")["environment"]
-    }
-    assert (
-        web_env["DAGSTER_RUN_TASK_DEFINITION"]
-        == latest(ecs, "run")["taskDefinition"]["taskDefinitionArn"]
-    )
-    again = play("-e", "ecs_taskdefs_image_tag=v2", "--tags", "ecs_taskdefs,ecs_services")
-    assert again.rc == 0, again
-    assert again.changed == 0, again
-
-
 def test_application_files_are_rendered_and_never_modified(deployed, play, clients):
     ecs = clients["ecs"]
     before_files = sha256(APP_DIR)
