@@ -88,6 +88,38 @@ class TaskRun:
         return bool(self.result.get("failed"))
 
 
+def run_play(play: list, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run plays given as data with ansible-playbook on localhost, with the project's ansible.cfg
+    and collections; `args` are more ansible-playbook arguments, `env` extra variables."""
+    with tempfile.TemporaryDirectory() as tmp:
+        playbook = Path(tmp) / "play.json"
+        playbook.write_text(json.dumps(play))
+        cmd = [
+            str(BIN / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            "ansible_python_interpreter=" + sys.executable,
+            *args,
+            str(playbook),
+        ]
+        full_env = {
+            **os.environ,
+            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            **(env or {}),
+        }
+        return subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=ROOT)
+
+
+@pytest.fixture(scope="session")
+def local_play():
+    """run_play, for test modules (conftest is not importable under --import-mode=importlib)."""
+    return run_play
+
+
 @pytest.fixture(scope="session")
 def run_task(aws_env):
     """Run one module as a task through ansible-playbook against the emulator.
@@ -130,36 +162,18 @@ def run_task(aws_env):
                 ],
             }
         ]
+        flags = [flag for flag, on in (("--check", check), ("--diff", diff)) if on]
+        if verbosity:
+            flags.append("-" + "v" * verbosity)
         with tempfile.TemporaryDirectory() as tmp:
-            playbook = Path(tmp) / "play.json"
             result_file = Path(tmp) / "result.json"
-            playbook.write_text(json.dumps(play))
-            cmd = [
-                str(BIN / "ansible-playbook"),
-                "-i",
-                "localhost,",
-                "-c",
-                "local",
+            proc = run_play(
+                play,
                 "-e",
                 f"result_file={result_file}",
-                "-e",
-                "ansible_python_interpreter=" + sys.executable,
-                str(playbook),
-            ]
-            if check:
-                cmd.append("--check")
-            if diff:
-                cmd.append("--diff")
-            if verbosity:
-                cmd.append("-" + "v" * verbosity)
-            env = {
-                **os.environ,
-                **aws_env,
-                "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-                "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-                **(extra_env or {}),
-            }
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+                *flags,
+                env={**aws_env, **(extra_env or {})},
+            )
             output = proc.stdout + proc.stderr
             if not result_file.exists():
                 raise AssertionError(f"ansible-playbook did not run the task:\n{output}")

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,9 +18,6 @@ from dagster._config import process_config
 from dagster._config.field_utils import Shape
 from dagster._core.errors import DagsterInvalidConfigError
 from dagster._core.instance.config import dagster_instance_config, dagster_instance_config_schema
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 
 PG_ENV = {
     "DAGSTER_PG_HOST": "db.example.invalid",
@@ -35,7 +29,7 @@ PG_ENV = {
 RUN_ARN = "arn:aws:ecs:us-west-1:123456789012:task-definition/asset-manager-run:7"
 
 
-def render(dest: Path, *extra_vars: str) -> dict:
+def render(local_play, dest: Path, *extra_vars: str) -> dict:
     """Render dagster.yaml.j2 through the role, exactly as a deploy does."""
     play = [
         {
@@ -53,27 +47,7 @@ def render(dest: Path, *extra_vars: str) -> dict:
             ],
         }
     ]
-    playbook = dest.parent / "render.json"
-    playbook.write_text(json.dumps(play))
-    cmd = [
-        str(BIN / "ansible-playbook"),
-        "-i",
-        "localhost,",
-        "-c",
-        "local",
-        "-e",
-        "ansible_python_interpreter=" + sys.executable,
-        "-e",
-        f"ecs_taskdefs_dagster_yaml_path={dest}",
-        *extra_vars,
-        str(playbook),
-    ]
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
-    }
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    proc = local_play(play, "-e", f"ecs_taskdefs_dagster_yaml_path={dest}", *extra_vars)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return yaml.safe_load(dest.read_text())
 
@@ -97,9 +71,9 @@ def validate(directory: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
+def rendered(tmp_path_factory, local_play):
     directory = tmp_path_factory.mktemp("dagster_home")
-    data = render(directory / "dagster.yaml")
+    data = render(local_play, directory / "dagster.yaml")
     return directory, data
 
 
@@ -186,9 +160,10 @@ def test_the_validation_is_not_vacuous(rendered, task_env, tmp_path):
         validate(tmp_path)
 
 
-def test_names_follow_the_inventory(tmp_path, task_env):
+def test_names_follow_the_inventory(tmp_path, task_env, local_play):
     """One naming source: the container and bucket come from the asset_manager variables."""
     data = render(
+        local_play,
         tmp_path / "dagster.yaml",
         "-e",
         "asset_manager_name=dg-test",
