@@ -88,6 +88,18 @@ class TaskRun:
         return bool(self.result.get("failed"))
 
 
+def ansible_env(**extra: str) -> dict:
+    """The environment of every ansible-playbook run of the tests: the project's ansible.cfg, its
+    collections and this venv first on PATH, plus `extra`."""
+    return {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+        **extra,
+    }
+
+
 def run_play(play: list, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run plays given as data with ansible-playbook on localhost, with the project's ansible.cfg
     and collections; `args` are more ansible-playbook arguments, `env` extra variables."""
@@ -105,13 +117,9 @@ def run_play(play: list, *args: str, env: dict | None = None) -> subprocess.Comp
             *args,
             str(playbook),
         ]
-        full_env = {
-            **os.environ,
-            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            **(env or {}),
-        }
-        return subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=ROOT)
+        return subprocess.run(
+            cmd, capture_output=True, text=True, env=ansible_env(**(env or {})), cwd=ROOT
+        )
 
 
 @pytest.fixture(scope="session")
@@ -189,14 +197,7 @@ def run_site(aws_env, emulator):
     returns the CompletedProcess."""
 
     def run(*args, inventory=ROOT / "inventories/local", playbook="site.yml"):
-        env = {
-            **os.environ,
-            **aws_env,
-            "ASSET_MANAGER_ENDPOINT_URL": emulator,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-            "PATH": f"{BIN}:{os.environ['PATH']}",
-        }
+        env = ansible_env(**aws_env, ASSET_MANAGER_ENDPOINT_URL=emulator)
         cmd = ["ansible-playbook", "-i", str(inventory), str(ROOT / playbook), *args]
         return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
 
