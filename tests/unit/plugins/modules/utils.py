@@ -1,0 +1,83 @@
+"""One way to run a module's real ``main()`` in a unit test, as amazon.aws's unit tests do.
+
+``run_module(module, args, client)`` feeds ``args`` to the module through ansible-core's own
+``patch_module_args``, hands the module ``client`` (a real boto3 client under botocore's Stubber)
+whenever it asks for one, and returns the result of ``exit_json`` or raises ``Failed`` with the
+result of ``fail_json``. Import it as
+``ansible_collections.leverslabs.asset_manager.tests.unit.plugins.modules.utils``.
+"""
+
+from __future__ import annotations
+
+from unittest import mock
+
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+CONNECTION = {
+    "region": "us-west-1",
+    "access_key": "testing",
+    "secret_key": "testing",
+}
+
+
+class Exited(Exception):
+    """exit_json was called; ``result`` holds its keyword arguments."""
+
+    def __init__(self, result):
+        super().__init__(result)
+        self.result = result
+
+
+class Failed(Exception):
+    """fail_json (or fail_json_aws) was called; ``result`` holds its keyword arguments."""
+
+    def __init__(self, result):
+        super().__init__(result.get("msg"))
+        self.result = result
+
+
+def _exit_json(self, **kwargs):
+    raise Exited(kwargs)
+
+
+def _fail_json(self, **kwargs):
+    raise Failed(kwargs)
+
+
+def run_module(module, args, client=None, check_mode=False, diff=False):
+    """Run ``module.main()`` with ``args`` (connection options added); return exit_json's result.
+
+    ``client`` is returned for every ``module.client(...)`` call, so no request leaves the test.
+    Raises Failed when the module fails.
+    """
+    module_args = {**CONNECTION, **args}
+    if check_mode:
+        module_args["_ansible_check_mode"] = True
+    if diff:
+        module_args["_ansible_diff"] = True
+    with (
+        patch_module_args(module_args),
+        mock.patch.object(AnsibleAWSModule, "exit_json", _exit_json),
+        mock.patch.object(AnsibleAWSModule, "fail_json", _fail_json),
+        mock.patch.object(AnsibleAWSModule, "client", lambda self, *a, **kw: _wrap(client, kw)),
+    ):
+        try:
+            module.main()
+        except Exited as done:
+            return done.result
+    raise AssertionError("the module returned without calling exit_json or fail_json")
+
+
+def _wrap(client, kwargs):
+    """The client the module asked for, with amazon.aws's retry wrapper when it passed one."""
+    if client is None:
+        raise AssertionError("the module asked for an AWS client, but the test gave none")
+    decorator = kwargs.get("retry_decorator")
+    if decorator is None:
+        return client
+    from ansible_collections.amazon.aws.plugins.module_utils.retries import (
+        RetryingBotoClientWrapper,
+    )
+
+    return RetryingBotoClientWrapper(client, decorator)
