@@ -1,0 +1,649 @@
+#!/usr/bin/python
+
+# Copyright: Levers Labs
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: stack_info
+version_added: 0.2.0
+short_description: Look up the Asset Manager stack's prerequisites and resources in one pass
+description:
+  - Reads, by name or tag, everything the collection's roles and playbooks refer to but do not
+    create in the same task, in one process and with one behaviour for "not found": the account,
+    the VPC and its public and private subnets, the ECS cluster, the ECR repository, the execution
+    and task roles, the ACM certificate, the public hosted zone, the stack's security groups, load
+    balancer (with its listeners and attributes), target group and services.
+  - A part that does not exist is returned as V(null) and listed in RV(missing), with a message
+    in RV(messages); it is an error only when it is named in O(require). Then the module fails
+    once, naming every required part that is missing, so an operator sees all of them at once.
+  - Makes no change; runs in check mode as it does otherwise.
+  - The result is also returned as the fact C(asset_manager_stack), so a play looks the stack up
+    once and every role reads the same answer.
+options:
+  vpc_name:
+    description: Value of the C(Name) tag of the VPC; exactly one VPC must carry it.
+    type: str
+    required: true
+  subnet_type_tag:
+    description: Tag whose value tells public subnets from private ones.
+    type: str
+    default: Type
+  public_subnet_type:
+    description: Value of O(subnet_type_tag) on the public subnets.
+    type: str
+    default: public
+  private_subnet_type:
+    description: Value of O(subnet_type_tag) on the private subnets.
+    type: str
+    default: private
+  cluster:
+    description: Name of the ECS cluster.
+    type: str
+  repository:
+    description: Name of the ECR repository of the application image.
+    type: str
+  roles:
+    description: IAM role names by purpose, for example C({execution: ..., task: ...}).
+    type: dict
+    default: {}
+  certificate_domain:
+    description: Domain name of the ISSUED ACM certificate; exactly one must match.
+    type: str
+  hosted_zone:
+    description: Name of the public Route53 hosted zone; exactly one must match.
+    type: str
+  security_groups:
+    description:
+      - Security group names in the VPC by purpose, for example C({alb: ..., services: ...}).
+    type: dict
+    default: {}
+  load_balancer:
+    description: Name of the Application Load Balancer.
+    type: str
+  target_group:
+    description: Name of the target group.
+    type: str
+  services:
+    description: ECS service names in O(cluster) by purpose, for example C({web: ..., daemon: ...}).
+    type: dict
+    default: {}
+  require:
+    description:
+      - Parts that must exist, among C(account), C(vpc), C(subnets), C(cluster), C(repository),
+        C(roles), C(certificate), C(hosted_zone), C(security_groups), C(load_balancer),
+        C(target_group) and C(services). The module fails, naming each missing one.
+    type: list
+    elements: str
+    default: []
+  variables:
+    description:
+      - For messages only: the inventory variable that names each option, for example
+        C({vpc_name: asset_manager_vpc_name}), so a message says what to change.
+    type: dict
+    default: {}
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+author:
+  - Levers Labs platform team
+"""
+
+EXAMPLES = r"""
+- name: Look up the stack; fail naming every missing prerequisite
+  leverslabs.asset_manager.stack_info:
+    vpc_name: fulcrum-vpc
+    cluster: asset-manager
+    repository: asset-manager
+    roles:
+      execution: fulcrum-ecs-execution-role
+      task: fulcrum-ecs-task-role
+    certificate_domain: "*.leverslabs.com"
+    hosted_zone: leverslabs.com
+    security_groups:
+      alb: asset-manager-alb-sg
+      services: asset-manager-services-sg
+    load_balancer: asset-manager-alb
+    target_group: asset-manager-web-tg
+    services:
+      web: asset-manager-web
+      daemon: asset-manager-daemon
+    require: [vpc, subnets, cluster, repository, roles, certificate, hosted_zone]
+
+- name: Use what it found
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.asset_manager_stack.load_balancer.dns_name | default('none yet') }}"
+"""
+
+RETURN = r"""
+found:
+  description: The parts that exist.
+  returned: always
+  type: list
+  elements: str
+  sample: [account, vpc, subnets, cluster]
+missing:
+  description: The parts that do not exist (or, for the subnets, do not span two zones).
+  returned: always
+  type: list
+  elements: str
+  sample: [load_balancer, target_group]
+messages:
+  description: Why each missing part counts as missing, by part.
+  returned: always
+  type: dict
+  sample:
+    load_balancer: load balancer 'asset-manager-alb' (variable asset_manager_alb_name) not found
+account_id:
+  description: The AWS account of the credentials.
+  returned: always
+  type: str
+partition:
+  description: The AWS partition, for building ARNs.
+  returned: always
+  type: str
+vpc_id:
+  description: The VPC's ID, or null.
+  returned: always
+  type: str
+public_subnet_ids:
+  description: Sorted IDs of the public subnets.
+  returned: always
+  type: list
+  elements: str
+private_subnet_ids:
+  description: Sorted IDs of the private subnets.
+  returned: always
+  type: list
+  elements: str
+cluster_arn:
+  description: The cluster's ARN, or null.
+  returned: always
+  type: str
+repository:
+  description: The ECR repository (C(uri), C(arn), C(scan_on_push), C(tag_immutability)), or null.
+  returned: always
+  type: dict
+roles:
+  description: Role ARNs by purpose; a missing role is null.
+  returned: always
+  type: dict
+certificate_arn:
+  description: The certificate's ARN, or null.
+  returned: always
+  type: str
+hosted_zone_id:
+  description: The hosted zone's ID without the C(/hostedzone/) prefix, or null.
+  returned: always
+  type: str
+security_groups:
+  description: Security group IDs by purpose; a missing group is null.
+  returned: always
+  type: dict
+load_balancer:
+  description:
+    - The load balancer (C(arn), C(dns_name), C(canonical_hosted_zone_id), C(security_groups),
+      C(https_listener_arn), C(http_listener_arn), C(attributes)), or null.
+  returned: always
+  type: dict
+target_group:
+  description: The target group (C(arn) and its health check settings), or null.
+  returned: always
+  type: dict
+services:
+  description:
+    - ACTIVE services by purpose (C(arn), C(task_definition), C(desired_count), C(running_count),
+      C(pending_count), C(deployments)); a missing one is null.
+  returned: always
+  type: dict
+"""
+
+import concurrent.futures
+
+try:
+    import botocore
+except ImportError:
+    pass  # Handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
+    AssetManagerModule,
+)
+
+PARTS = (
+    "account",
+    "vpc",
+    "subnets",
+    "cluster",
+    "repository",
+    "roles",
+    "certificate",
+    "hosted_zone",
+    "security_groups",
+    "load_balancer",
+    "target_group",
+    "services",
+)
+
+
+class Lookup:
+    """One pass over the stack; every reader returns None (and records why) for a missing part."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.messages = {}
+        self._clients = {}
+
+    def client(self, name):
+        if name not in self._clients:
+            self._clients[name] = self.module.client(
+                name, retry_decorator=AWSRetry.jittered_backoff()
+            )
+        return self._clients[name]
+
+    def named(self, option):
+        """`option 'value'` plus the inventory variable that sets it, for messages."""
+        variable = self.params["variables"].get(option)
+        return f"'{self.params[option]}'" + (f" (variable {variable})" if variable else "")
+
+    def miss(self, part, message):
+        self.messages[part] = message
+        return None
+
+    def fail(self, error, what):
+        self.module.fail_json_aws(error, msg=f"Failed to look up {what}")
+
+
+def read_account(lookup):
+    identity = lookup.client("sts").get_caller_identity(aws_retry=True)
+    return identity["Account"], identity["Arn"].split(":")[1]
+
+
+def read_vpc(lookup):
+    vpcs = lookup.client("ec2").describe_vpcs(
+        Filters=[{"Name": "tag:Name", "Values": [lookup.params["vpc_name"]]}], aws_retry=True
+    )["Vpcs"]
+    if len(vpcs) != 1:
+        return lookup.miss(
+            "vpc",
+            f"found {len(vpcs)} VPCs tagged Name={lookup.named('vpc_name')}; expected exactly one",
+        )
+    return vpcs[0]["VpcId"]
+
+
+def split_subnets(subnets, tag, public_type, private_type):
+    """(public, private) subnets by the value of ``tag``, each as a sorted list of IDs and zones."""
+    result = {public_type: [], private_type: []}
+    for subnet in subnets:
+        tags = {item["Key"]: item["Value"] for item in subnet.get("Tags") or []}
+        if tags.get(tag) in result:
+            result[tags[tag]].append((subnet["SubnetId"], subnet["AvailabilityZone"]))
+    return sorted(result[public_type]), sorted(result[private_type])
+
+
+def read_subnets(lookup, vpc_id):
+    params = lookup.params
+    tag = params["subnet_type_tag"]
+    subnets = lookup.client("ec2").describe_subnets(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {
+                "Name": f"tag:{tag}",
+                "Values": [params["public_subnet_type"], params["private_subnet_type"]],
+            },
+        ],
+        aws_retry=True,
+    )["Subnets"]
+    public, private = split_subnets(
+        subnets, tag, params["public_subnet_type"], params["private_subnet_type"]
+    )
+    zones = {
+        kind: sorted({zone for _id, zone in found})
+        for kind, found in (("public", public), ("private", private))
+    }
+    if len(zones["public"]) < 2 or len(zones["private"]) < 2:
+        lookup.miss(
+            "subnets",
+            f"VPC {params['vpc_name']} needs subnets tagged {tag}={params['public_subnet_type']} "
+            "and "
+            f"{tag}={params['private_subnet_type']} in at least two availability zones each "
+            f"(variables {lookup.params['variables'].get('subnet_type_tag', 'subnet_type_tag')}, "
+            f"{lookup.params['variables'].get('public_subnet_type', 'public_subnet_type')}, "
+            f"{lookup.params['variables'].get('private_subnet_type', 'private_subnet_type')}); "
+            f"found public ones in {zones['public']} and private ones in {zones['private']}",
+        )
+    return [i for i, _z in public], [i for i, _z in private]
+
+
+def read_cluster(lookup):
+    clusters = lookup.client("ecs").describe_clusters(
+        clusters=[lookup.params["cluster"]], aws_retry=True
+    )["clusters"]
+    active = [c for c in clusters if c.get("status") == "ACTIVE"]
+    if not active:
+        return lookup.miss(
+            "cluster", f"ECS cluster {lookup.named('cluster')} not found or not ACTIVE"
+        )
+    return active[0]["clusterArn"]
+
+
+def read_repository(lookup):
+    try:
+        repos = lookup.client("ecr").describe_repositories(
+            repositoryNames=[lookup.params["repository"]], aws_retry=True
+        )["repositories"]
+    except is_boto3_error_code("RepositoryNotFoundException"):
+        repos = []
+    if not repos:
+        return lookup.miss("repository", f"ECR repository {lookup.named('repository')} not found")
+    repo = repos[0]
+    return {
+        "arn": repo["repositoryArn"],
+        "uri": repo["repositoryUri"],
+        "scan_on_push": bool((repo.get("imageScanningConfiguration") or {}).get("scanOnPush")),
+        "tag_immutability": repo.get("imageTagMutability", "MUTABLE") != "MUTABLE",
+    }
+
+
+def read_roles(lookup):
+    arns, missing = {}, []
+    for purpose, name in sorted(lookup.params["roles"].items()):
+        try:
+            arns[purpose] = lookup.client("iam").get_role(RoleName=name, aws_retry=True)["Role"][
+                "Arn"
+            ]
+        except is_boto3_error_code("NoSuchEntity"):
+            arns[purpose] = None
+            missing.append(f"{purpose} role '{name}'")
+    if missing:
+        variables = ", ".join(
+            lookup.params["variables"].get(f"roles.{p}", p) for p in sorted(arns) if arns[p] is None
+        )
+        lookup.miss("roles", f"IAM {', '.join(missing)} not found (variables {variables})")
+    return arns
+
+
+def read_certificate(lookup):
+    domain = lookup.params["certificate_domain"]
+    paginator = lookup.client("acm").get_paginator("list_certificates")
+    summaries = paginator.paginate(CertificateStatuses=["ISSUED"]).build_full_result()
+    arns = [
+        c["CertificateArn"]
+        for c in summaries.get("CertificateSummaryList", [])
+        if c.get("DomainName") == domain
+    ]
+    if len(arns) != 1:
+        return lookup.miss(
+            "certificate",
+            f"found {len(arns)} ISSUED ACM certificates for {lookup.named('certificate_domain')} "
+            f"in {lookup.module.region}; expected exactly one"
+            + (": " + ", ".join(arns) if arns else ""),
+        )
+    return arns[0]
+
+
+def public_zone_ids(zones, domain):
+    """IDs of the public zones named exactly ``domain`` (with or without its final dot)."""
+    name = domain.rstrip(".") + "."
+    return [
+        zone["Id"].split("/")[-1]
+        for zone in zones
+        if zone.get("Name") == name and not (zone.get("Config") or {}).get("PrivateZone")
+    ]
+
+
+def read_hosted_zone(lookup):
+    domain = lookup.params["hosted_zone"]
+    zones = lookup.client("route53").list_hosted_zones_by_name(DNSName=domain, aws_retry=True)
+    ids = public_zone_ids(zones.get("HostedZones", []), domain)
+    if len(ids) != 1:
+        return lookup.miss(
+            "hosted_zone",
+            f"found {len(ids)} public Route53 hosted zones named {lookup.named('hosted_zone')}; "
+            "expected exactly one",
+        )
+    return ids[0]
+
+
+def read_security_groups(lookup, vpc_id):
+    wanted = lookup.params["security_groups"]
+    groups = lookup.client("ec2").describe_security_groups(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "group-name", "Values": sorted(wanted.values())},
+        ],
+        aws_retry=True,
+    )["SecurityGroups"]
+    by_name = {group["GroupName"]: group["GroupId"] for group in groups}
+    result = {purpose: by_name.get(name) for purpose, name in wanted.items()}
+    absent = sorted(name for name in wanted.values() if name not in by_name)
+    if absent:
+        lookup.miss(
+            "security_groups",
+            f"security group(s) {', '.join(absent)} not found in VPC {lookup.params['vpc_name']}; "
+            "the network_security role creates them (--tags network_security)",
+        )
+    return result
+
+
+def read_load_balancer(lookup):
+    elbv2 = lookup.client("elbv2")
+    try:
+        balancers = elbv2.describe_load_balancers(
+            Names=[lookup.params["load_balancer"]], aws_retry=True
+        )["LoadBalancers"]
+    except is_boto3_error_code("LoadBalancerNotFound"):
+        balancers = []
+    if not balancers:
+        return lookup.miss(
+            "load_balancer",
+            f"load balancer {lookup.named('load_balancer')} not found; the alb_oidc role creates "
+            "it (--tags alb_oidc)",
+        )
+    balancer = balancers[0]
+    arn = balancer["LoadBalancerArn"]
+    listeners = elbv2.describe_listeners(LoadBalancerArn=arn, aws_retry=True)["Listeners"]
+    attributes = elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn, aws_retry=True)
+    by_port = {listener["Port"]: listener["ListenerArn"] for listener in listeners}
+    return {
+        "arn": arn,
+        "dns_name": balancer["DNSName"],
+        "canonical_hosted_zone_id": balancer["CanonicalHostedZoneId"],
+        "security_groups": sorted(balancer.get("SecurityGroups") or []),
+        "https_listener_arn": by_port.get(443),
+        "http_listener_arn": by_port.get(80),
+        "attributes": {a["Key"]: a["Value"] for a in attributes.get("Attributes", [])},
+    }
+
+
+def read_target_group(lookup):
+    try:
+        groups = lookup.client("elbv2").describe_target_groups(
+            Names=[lookup.params["target_group"]], aws_retry=True
+        )["TargetGroups"]
+    except is_boto3_error_code("TargetGroupNotFound"):
+        groups = []
+    if not groups:
+        return lookup.miss(
+            "target_group",
+            f"target group {lookup.named('target_group')} not found; the alb_oidc role creates it "
+            "(--tags alb_oidc)",
+        )
+    group = groups[0]
+    keys = ("Port", "Protocol", "TargetType", "HealthCheckPath", "HealthCheckIntervalSeconds")
+    return {"arn": group["TargetGroupArn"], **{k: group.get(k) for k in keys}}
+
+
+def read_services(lookup):
+    wanted = lookup.params["services"]
+    described = lookup.client("ecs").describe_services(
+        cluster=lookup.params["cluster"], services=sorted(wanted.values()), aws_retry=True
+    )["services"]
+    active = {s["serviceName"]: s for s in described if s.get("status") == "ACTIVE"}
+    result = {}
+    for purpose, name in wanted.items():
+        service = active.get(name)
+        result[purpose] = service and {
+            "arn": service["serviceArn"],
+            "task_definition": service["taskDefinition"],
+            "desired_count": service.get("desiredCount"),
+            "running_count": service.get("runningCount"),
+            "pending_count": service.get("pendingCount"),
+            "deployments": [
+                {
+                    "id": d.get("id"),
+                    "status": d.get("status"),
+                    "rollout_state": d.get("rolloutState"),
+                }
+                for d in service.get("deployments") or []
+            ],
+        }
+    absent = sorted(name for name in wanted.values() if name not in active)
+    if absent:
+        lookup.miss(
+            "services",
+            f"service(s) {', '.join(absent)} not ACTIVE in cluster {lookup.params['cluster']}; the "
+            "ecs_services role creates them (--tags ecs_services)",
+        )
+    return result
+
+
+def _network(lookup, stack):
+    params = lookup.params
+    stack["vpc_id"] = read_vpc(lookup)
+    stack["public_subnet_ids"], stack["private_subnet_ids"] = [], []
+    stack["security_groups"] = {purpose: None for purpose in params["security_groups"]}
+    if not stack["vpc_id"]:
+        lookup.miss("subnets", "no subnets without the VPC")
+        if params["security_groups"]:
+            lookup.miss("security_groups", "no security groups without the VPC")
+        return
+    stack["public_subnet_ids"], stack["private_subnet_ids"] = read_subnets(lookup, stack["vpc_id"])
+    if params["security_groups"]:
+        stack["security_groups"] = read_security_groups(lookup, stack["vpc_id"])
+
+
+def _cluster(lookup, stack):
+    params = lookup.params
+    stack["cluster_arn"] = read_cluster(lookup) if params["cluster"] else None
+    stack["services"] = {purpose: None for purpose in params["services"]}
+    if params["services"] and stack["cluster_arn"]:
+        stack["services"] = read_services(lookup)
+    elif params["services"]:
+        lookup.miss("services", "no services without the cluster")
+
+
+def _account(lookup, stack):
+    stack["account_id"], stack["partition"] = read_account(lookup)
+
+
+def _roles(lookup, stack):
+    stack["roles"] = read_roles(lookup)
+
+
+def _single(key, option, reader):
+    def read(lookup, stack):
+        stack[key] = reader(lookup) if lookup.params[option] else None
+
+    return read
+
+
+# Independent chains of reads; a chain's later reads need its first answer (the VPC, the cluster).
+CHAINS = (
+    ("sts", _account),
+    ("ec2", _network),
+    ("ecs", _cluster),
+    ("iam", _roles),
+    ("ecr", _single("repository", "repository", read_repository)),
+    ("acm", _single("certificate_arn", "certificate_domain", read_certificate)),
+    ("route53", _single("hosted_zone_id", "hosted_zone", read_hosted_zone)),
+    ("elbv2", _single("load_balancer", "load_balancer", read_load_balancer)),
+    ("elbv2", _single("target_group", "target_group", read_target_group)),
+)
+
+
+def look_up(lookup):
+    """Every part the options name; missing ones are None, with a message in lookup.messages.
+
+    The chains run side by side: each is a few round trips, and one after the other they would
+    add up to most of the module's time. Clients are made first, in this thread (creating them is
+    not thread-safe; using them is).
+    """
+    for service in {service for service, _chain in CHAINS}:
+        lookup.client(service)
+    stack = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(CHAINS)) as pool:
+        futures = [pool.submit(chain, lookup, stack) for _service, chain in CHAINS]
+    for future in futures:
+        future.result()  # re-raises a chain's AWS error here
+    return stack
+
+
+def asked_parts(params):
+    """The parts the options ask about: a part with no name given is neither found nor missing."""
+    asked = {"account", "vpc", "subnets"}
+    for part, option in (
+        ("cluster", "cluster"),
+        ("repository", "repository"),
+        ("roles", "roles"),
+        ("certificate", "certificate_domain"),
+        ("hosted_zone", "hosted_zone"),
+        ("security_groups", "security_groups"),
+        ("load_balancer", "load_balancer"),
+        ("target_group", "target_group"),
+        ("services", "services"),
+    ):
+        if params[option]:
+            asked.add(part)
+    return asked
+
+
+def main():
+    argument_spec = dict(
+        vpc_name=dict(type="str", required=True),
+        subnet_type_tag=dict(type="str", default="Type"),
+        public_subnet_type=dict(type="str", default="public"),
+        private_subnet_type=dict(type="str", default="private"),
+        cluster=dict(type="str"),
+        repository=dict(type="str"),
+        roles=dict(type="dict", default={}),
+        certificate_domain=dict(type="str"),
+        hosted_zone=dict(type="str"),
+        security_groups=dict(type="dict", default={}),
+        load_balancer=dict(type="str"),
+        target_group=dict(type="str"),
+        services=dict(type="dict", default={}),
+        require=dict(type="list", elements="str", default=[]),
+        variables=dict(type="dict", default={}),
+    )
+    module = AssetManagerModule(argument_spec=argument_spec, supports_check_mode=True)
+    unknown = sorted(set(module.params["require"]) - set(PARTS))
+    if unknown:
+        module.fail_json(
+            msg=f"require names unknown part(s) {', '.join(unknown)}; known: {', '.join(PARTS)}"
+        )
+
+    lookup = Lookup(module)
+    try:
+        stack = look_up(lookup)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        lookup.fail(e, "the stack")
+    asked = asked_parts(module.params)
+    missing = sorted(part for part in asked if part in lookup.messages)
+    found = sorted(asked - set(missing))
+    stack.update(found=found, missing=missing, messages=lookup.messages)
+    required_missing = [part for part in module.params["require"] if part in missing]
+    if required_missing:
+        module.fail_json(
+            msg="Not found: " + "; ".join(lookup.messages[part] for part in required_missing) + ".",
+            **stack,
+        )
+    module.exit_json(changed=False, ansible_facts={"asset_manager_stack": stack}, **stack)
+
+
+if __name__ == "__main__":
+    main()
