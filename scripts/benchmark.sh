@@ -1,39 +1,101 @@
 #!/usr/bin/env bash
-# Times the site playbook on a fresh emulator: full deploy, no-op rerun, and a --check --diff plan;
-# then the day-two playbooks: validate, a rolling update and its rerun, teardown and its rerun.
-# Usage: scripts/benchmark.sh [RUNS]   (default 1). Prints one line per measurement, in seconds.
-# Uses its own emulator on a free port; never touches one on 4566.
+# The site's speed beside two yardsticks, on freshly seeded emulators (never the one on 4566):
+# - the floor: the same AWS API calls the site made, made again in one boto3 process
+#   (scripts/bench/floor.py, from a recording by scripts/bench/recorder);
+# - the guide: its manual steps as AWS CLI calls (../shared/bench/guide-cli.sh, when present and
+#   the `aws` CLI is on PATH), a first deploy only.
+# Prints each sample, then the medians and ratios, and the tasks a no-op rerun executes.
+# Usage: scripts/benchmark.sh [RUNS]   (default 3). TAG=<role tag> picks the one-role rerun (route53).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-1}
-bin=.venv/bin
-port=$($bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export ANSIBLE_CONFIG=$PWD/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$PWD/.collections
-export ASSET_MANAGER_ENDPOINT_URL=http://127.0.0.1:$port EMULATOR_STATE_DIR=$PWD/.cache/benchmark PYTHON=$bin/python
-trap 'emulator/stop.sh "$port" >/dev/null' EXIT
+runs=${1:-3}
+tag=${TAG:-route53}
+bin=$PWD/.venv/bin
+guide=${GUIDE_CLI:-$PWD/../shared/bench/guide-cli.sh}
+work=$PWD/.cache/benchmark
+rm -rf "$work" && mkdir -p "$work"
+export ANSIBLE_CONFIG=$PWD/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$PWD/.collections PYTHON=$bin/python
+ports=()
+stop_all() { for p in "${ports[@]}"; do EMULATOR_STATE_DIR=$work/$p emulator/stop.sh "$p" >/dev/null 2>&1 || true; done; }
+trap stop_all EXIT
 
-timed() {  # label, command...: run, check the recap, print seconds
-  local label=$1; shift
-  local start end out ms
-  start=$(date +%s%N)
-  out=$("$@" 2>&1) || { echo "$out" | tail -20; echo "benchmark: $label failed" >&2; exit 1; }
-  end=$(date +%s%N)
-  ms=$(( (end - start) / 1000000 ))
-  printf '%-28s %3d.%01d s   %s\n' "$label" $((ms / 1000)) $((ms % 1000 / 100)) \
-    "$(echo "$out" | grep -Eo 'changed=[0-9]+' | tail -1)"
+fresh() {  # start a seeded emulator on a free port, in $port
+  port=$($bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  ports+=("$port")
+  EMULATOR_STATE_DIR=$work/$port emulator/start.sh "$port" >/dev/null
+  ASSET_MANAGER_ENDPOINT_URL=http://127.0.0.1:$port $bin/ansible-playbook -i inventories/local \
+    playbooks/emulator_prerequisites.yml >/dev/null
 }
 
+seconds() {  # label port command...: run it against the port's emulator, seconds in $secs
+  local label=$1 port=$2; shift 2
+  local start end out
+  start=$(date +%s%N)
+  out=$(ASSET_MANAGER_ENDPOINT_URL=http://127.0.0.1:$port "$@" 2>&1) \
+    || { echo "$out" | tail -20 >&2; echo "benchmark: $label failed" >&2; exit 1; }
+  end=$(date +%s%N)
+  if [[ $label == *rerun* || $label == check* ]] && ! grep -Eq 'changed=0 ' <<<"$out"; then
+    echo "$out" | tail -5 >&2; echo "benchmark: $label changed something" >&2; exit 1
+  fi
+  secs=$(echo "scale=2; ($end - $start) / 1000000000" | bc)
+}
+
+site=("$bin/ansible-playbook" -i inventories/local site.yml)
+declare -A samples
+add() { samples[$1]="${samples[$1]:-} $2"; }
+
 for run in $(seq 1 "$runs"); do
-  emulator/stop.sh "$port" >/dev/null
-  emulator/start.sh "$port" >/dev/null
-  $bin/ansible-playbook -i inventories/local playbooks/emulator_prerequisites.yml >/dev/null
-  echo "run $run (emulator on port $port)"
-  timed "full deploy" $bin/ansible-playbook -i inventories/local site.yml
-  timed "no-op rerun" $bin/ansible-playbook -i inventories/local site.yml
-  timed "check-mode plan (--diff)" $bin/ansible-playbook -i inventories/local site.yml --check --diff
-  timed "validate" $bin/ansible-playbook -i inventories/local playbooks/validate.yml
-  timed "rolling update" $bin/ansible-playbook -i inventories/local playbooks/rolling_update.yml -e rolling_update_image_tag=bench-$run
-  timed "rolling update rerun" $bin/ansible-playbook -i inventories/local playbooks/rolling_update.yml -e rolling_update_image_tag=bench-$run
-  timed "teardown" $bin/ansible-playbook -i inventories/local playbooks/teardown.yml -e teardown_confirm=local
-  timed "teardown rerun" $bin/ansible-playbook -i inventories/local playbooks/teardown.yml -e teardown_confirm=local
+  if [[ -x $guide ]] && command -v aws >/dev/null; then
+    fresh
+    AWS_ENDPOINT_URL=http://127.0.0.1:$port seconds "guide CLI" "$port" "$guide"
+    add guide "$secs"
+  fi
+  fresh
+  seconds "first deploy" "$port" "${site[@]}"; add deploy "$secs"
+  seconds "no-op rerun" "$port" "${site[@]}"; add rerun "$secs"
+  seconds "check plan" "$port" "${site[@]}" --check --diff; add check "$secs"
+  seconds "tag rerun" "$port" "${site[@]}" --tags "$tag"; add tag "$secs"
+  echo "sample $run:${samples[guide]:+ guide ${samples[guide]##* } s,} deploy ${samples[deploy]##* } s," \
+    "rerun ${samples[rerun]##* } s, check ${samples[check]##* } s, --tags $tag ${samples[tag]##* } s"
 done
+
+# The floor: record each run's calls once (an untimed sample), replay them in one boto3 process on
+# another fresh emulator, in the same order, so the replayed state matches the recorded one.
+fresh
+for step in deploy rerun check tag; do
+  args=()
+  [[ $step == check ]] && args=(--check --diff)
+  [[ $step == tag ]] && args=(--tags "$tag")
+  BENCH_RECORD=$work/$step.jsonl PYTHONPATH=$PWD/scripts/bench/recorder \
+    seconds "recorded $step" "$port" "${site[@]}" "${args[@]}"
+done
+tasks=$(ASSET_MANAGER_ENDPOINT_URL=http://127.0.0.1:$port ANSIBLE_STDOUT_CALLBACK=ansible.posix.json \
+  "${site[@]}" 2>/dev/null | $bin/python scripts/bench/count_tasks.py)
+fresh
+for step in deploy rerun check tag; do
+  read -r secs calls < <($bin/python scripts/bench/floor.py "$work/$step.jsonl" "http://127.0.0.1:$port")
+  add "floor_$step" "$secs"
+  add "calls_$step" "$calls"
+done
+
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+ratio() { [[ -n $2 ]] && echo "scale=2; $1 / $2" | bc || echo "-"; }
+g=""
+[[ -n ${samples[guide]:-} ]] && g=$(median "${samples[guide]}")
+echo
+printf '%-22s %8s %8s %7s %9s %9s\n' "median of $runs" "site s" "floor s" "calls" "x floor" "x guide"
+[[ -n $g ]] && printf '%-22s %8s\n' "guide CLI deploy" "$g"
+for step in deploy rerun check tag; do
+  label=$step
+  [[ $step == deploy ]] && label="first deploy"
+  [[ $step == rerun ]] && label="no-op rerun"
+  [[ $step == check ]] && label="check plan (--diff)"
+  [[ $step == tag ]] && label="--tags $tag rerun"
+  m=$(median "${samples[$step]}")
+  f=${samples[floor_$step]# }
+  printf '%-22s %8s %8s %7s %9s %9s\n' "$label" "$m" "$f" "${samples[calls_$step]# }" "$(ratio "$m" "$f")" \
+    "$( [[ -n $g ]] && ratio "$m" "$g" || echo -)"
+done
+read -r executed bookkeeping <<<"$tasks"
+echo "no-op rerun executes $executed tasks, $bookkeeping of them bookkeeping (no AWS call)"
+echo "strategy: ${ANSIBLE_STRATEGY:-$($bin/ansible-config dump 2>/dev/null | grep -E '^DEFAULT_STRATEGY\(' | sed 's/.*= //')}"

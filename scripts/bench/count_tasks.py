@@ -1,0 +1,38 @@
+"""Counts the tasks a run executed (not skipped), and how many of them are bookkeeping.
+
+    ANSIBLE_STDOUT_CALLBACK=ansible.posix.json ansible-playbook ... | python count_tasks.py
+Bookkeeping: tasks that make no AWS call (assert, set_fact, debug, includes, argument specs).
+"""
+
+import json
+import sys
+
+BOOKKEEPING = {
+    "assert",
+    "set_fact",
+    "debug",
+    "fail",
+    "include_tasks",
+    "include_role",
+    "include_vars",
+    "validate_argument_spec",
+    "meta",
+}
+
+
+def main():
+    run = json.load(sys.stdin)
+    executed = bookkeeping = 0
+    for play in run["plays"]:
+        for task in play["tasks"]:
+            for result in task["hosts"].values():
+                if result.get("skipped"):
+                    continue
+                executed += 1
+                action = (result.get("action") or task["task"].get("action", "")).split(".")[-1]
+                bookkeeping += action in BOOKKEEPING
+    print(f"{executed} {bookkeeping}")
+
+
+if __name__ == "__main__":
+    main()
