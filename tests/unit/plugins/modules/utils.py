@@ -1,14 +1,15 @@
 """One way to run a module's real ``main()`` in a unit test, as amazon.aws's unit tests do.
 
 ``run_module(module, args, client)`` feeds ``args`` to the module through ansible-core's own
-``patch_module_args``, hands the module ``client`` (a real boto3 client under botocore's Stubber)
-whenever it asks for one, and returns the result of ``exit_json`` or raises ``Failed`` with the
-result of ``fail_json``. Import it as
+``patch_module_args`` and hands the module ``client`` whenever it asks for one: a real boto3
+client under botocore's Stubber, or a mapping of service name to such clients. It returns the
+result of ``exit_json`` or raises ``Failed`` with the result of ``fail_json``. Import it as
 ``ansible_collections.leverslabs.asset_manager.tests.unit.plugins.modules.utils``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from unittest import mock
 
 from ansible.module_utils.testing import patch_module_args
@@ -60,7 +61,9 @@ def run_module(module, args, client=None, check_mode=False, diff=False):
         patch_module_args(module_args),
         mock.patch.object(AnsibleAWSModule, "exit_json", _exit_json),
         mock.patch.object(AnsibleAWSModule, "fail_json", _fail_json),
-        mock.patch.object(AnsibleAWSModule, "client", lambda self, *a, **kw: _wrap(client, kw)),
+        mock.patch.object(
+            AnsibleAWSModule, "client", lambda self, service, *a, **kw: _wrap(client, service, kw)
+        ),
     ):
         try:
             module.main()
@@ -69,8 +72,10 @@ def run_module(module, args, client=None, check_mode=False, diff=False):
     raise AssertionError("the module returned without calling exit_json or fail_json")
 
 
-def _wrap(client, kwargs):
+def _wrap(client, service, kwargs):
     """The client the module asked for, with amazon.aws's retry wrapper when it passed one."""
+    if isinstance(client, Mapping):
+        client = client.get(service)
     if client is None:
         raise AssertionError("the module asked for an AWS client, but the test gave none")
     decorator = kwargs.get("retry_decorator")

@@ -1,0 +1,234 @@
+"""Unit tests of stack_info through its real main(): one stubbed client per service."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from ansible_collections.leverslabs.asset_manager.plugins.modules import stack_info as m
+from ansible_collections.leverslabs.asset_manager.tests.unit.plugins.modules.utils import (
+    Failed,
+    run_module,
+)
+
+REGION = "us-west-1"
+ACCOUNT = "123456789012"
+LB_ARN = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:loadbalancer/app/alb/1"
+
+
+class Clients(dict):
+    """Stubbed clients by service, made on first use: clients.stub(service) adds responses."""
+
+    def __missing__(self, service):
+        client = boto3.client(
+            service, region_name=REGION, aws_access_key_id="a", aws_secret_access_key="b"
+        )
+        client.stubber = Stubber(client)
+        client.stubber.activate()
+        self[service] = client
+        return client
+
+    def stub(self, service):
+        return self[service].stubber
+
+    def get(self, service, default=None):
+        return self[service]
+
+    def verify(self):
+        for client in self.values():
+            client.stubber.assert_no_pending_responses()
+
+
+def run(clients, args, **kwargs):
+    return run_module(m, args, clients, **kwargs)
+
+
+def base(clients, vpcs=1, zones=("a", "b")):
+    clients.stub("sts").add_response(
+        "get_caller_identity",
+        {"Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/x", "UserId": "x"},
+    )
+    clients.stub("ec2").add_response(
+        "describe_vpcs", {"Vpcs": [{"VpcId": f"vpc-{i}"} for i in range(vpcs)]}
+    )
+    if vpcs == 1:
+        subnets = [
+            {
+                "SubnetId": f"subnet-{kind}{zone}",
+                "AvailabilityZone": f"{REGION}{zone}",
+                "Tags": [{"Key": "Type", "Value": kind}],
+            }
+            for kind in ("public", "private")
+            for zone in zones
+        ]
+        clients.stub("ec2").add_response("describe_subnets", {"Subnets": subnets})
+
+
+def test_network_only_found_with_sorted_subnets_and_fact():
+    clients = Clients()
+    base(clients)
+    result = run(clients, {"vpc_name": "fulcrum-vpc", "require": ["vpc", "subnets"]})
+    clients.verify()
+    assert result["changed"] is False
+    assert result["vpc_id"] == "vpc-0"
+    assert result["public_subnet_ids"] == ["subnet-publica", "subnet-publicb"]
+    assert result["private_subnet_ids"] == ["subnet-privatea", "subnet-privateb"]
+    assert result["found"] == ["account", "subnets", "vpc"]
+    assert result["missing"] == []
+    assert result["ansible_facts"]["asset_manager_stack"]["vpc_id"] == "vpc-0"
+
+
+def test_every_missing_required_part_is_named_at_once():
+    clients = Clients()
+    base(clients, vpcs=0)
+    clients.stub("ecs").add_response("describe_clusters", {"clusters": [], "failures": []})
+    clients.stub("acm").add_response("list_certificates", {"CertificateSummaryList": []})
+    clients.stub("iam").add_client_error(
+        "get_role", "NoSuchEntity", expected_params={"RoleName": "exec"}
+    )
+    with pytest.raises(Failed) as failed:
+        run(
+            clients,
+            {
+                "vpc_name": "no-such-vpc",
+                "cluster": "c",
+                "roles": {"execution": "exec"},
+                "certificate_domain": "*.example.com",
+                "require": ["vpc", "cluster", "roles", "certificate"],
+                "variables": {"vpc_name": "asset_manager_vpc_name", "roles.execution": "x_role"},
+            },
+        )
+    message = failed.value.result["msg"]
+    assert "found 0 VPCs tagged Name='no-such-vpc' (variable asset_manager_vpc_name)" in message
+    assert "ECS cluster 'c' not found" in message
+    assert "IAM execution role 'exec' not found (variables x_role)" in message
+    assert "0 ISSUED ACM certificates for '*.example.com'" in message
+
+
+def test_missing_but_not_required_is_reported_not_failed():
+    clients = Clients()
+    base(clients)
+    clients.stub("elbv2").add_client_error("describe_load_balancers", "LoadBalancerNotFound")
+    clients.stub("elbv2").add_client_error("describe_target_groups", "TargetGroupNotFound")
+    result = run(clients, {"vpc_name": "v", "load_balancer": "alb", "target_group": "tg"})
+    assert result["load_balancer"] is None and result["target_group"] is None
+    assert result["missing"] == ["load_balancer", "target_group"]
+    assert "the alb_oidc role creates it" in result["messages"]["load_balancer"]
+
+
+def test_subnets_in_one_zone_are_missing():
+    clients = Clients()
+    base(clients, zones=("a",))
+    with pytest.raises(Failed) as failed:
+        run(clients, {"vpc_name": "v", "require": ["subnets"]})
+    assert "at least two availability zones" in failed.value.result["msg"]
+
+
+def test_load_balancer_with_listeners_and_attributes():
+    clients = Clients()
+    base(clients)
+    clients.stub("elbv2").add_response(
+        "describe_load_balancers",
+        {
+            "LoadBalancers": [
+                {
+                    "LoadBalancerArn": LB_ARN,
+                    "DNSName": "alb.example",
+                    "CanonicalHostedZoneId": "Z1",
+                    "SecurityGroups": ["sg-2", "sg-1"],
+                }
+            ]
+        },
+        {"Names": ["alb"]},
+    )
+    clients.stub("elbv2").add_response(
+        "describe_listeners",
+        {"Listeners": [{"Port": 443, "ListenerArn": "l443"}, {"Port": 80, "ListenerArn": "l80"}]},
+        {"LoadBalancerArn": LB_ARN},
+    )
+    clients.stub("elbv2").add_response(
+        "describe_load_balancer_attributes",
+        {"Attributes": [{"Key": "deletion_protection.enabled", "Value": "true"}]},
+        {"LoadBalancerArn": LB_ARN},
+    )
+    result = run(clients, {"vpc_name": "v", "load_balancer": "alb", "require": ["load_balancer"]})
+    balancer = result["load_balancer"]
+    assert balancer["https_listener_arn"] == "l443" and balancer["http_listener_arn"] == "l80"
+    assert balancer["security_groups"] == ["sg-1", "sg-2"]
+    assert balancer["attributes"] == {"deletion_protection.enabled": "true"}
+
+
+def test_security_groups_and_services_by_purpose():
+    clients = Clients()
+    base(clients)
+    clients.stub("ec2").add_response(
+        "describe_security_groups",
+        {"SecurityGroups": [{"GroupName": "alb-sg", "GroupId": "sg-1"}]},
+        {
+            "Filters": [
+                {"Name": "vpc-id", "Values": ["vpc-0"]},
+                {"Name": "group-name", "Values": ["alb-sg", "svc-sg"]},
+            ]
+        },
+    )
+    clients.stub("ecs").add_response(
+        "describe_clusters", {"clusters": [{"clusterArn": "c-arn", "status": "ACTIVE"}]}
+    )
+    clients.stub("ecs").add_response(
+        "describe_services",
+        {
+            "services": [
+                {
+                    "serviceName": "web",
+                    "serviceArn": "w",
+                    "status": "ACTIVE",
+                    "taskDefinition": "td:2",
+                    "desiredCount": 2,
+                    "runningCount": 1,
+                    "pendingCount": 1,
+                    "deployments": [],
+                },
+                {
+                    "serviceName": "daemon",
+                    "serviceArn": "d",
+                    "status": "INACTIVE",
+                    "taskDefinition": "x",
+                },
+            ]
+        },
+        {"cluster": "c", "services": ANY},
+    )
+    result = run(
+        clients,
+        {
+            "vpc_name": "v",
+            "cluster": "c",
+            "security_groups": {"alb": "alb-sg", "services": "svc-sg"},
+            "services": {"web": "web", "daemon": "daemon"},
+        },
+    )
+    assert result["security_groups"] == {"alb": "sg-1", "services": None}
+    assert result["services"]["daemon"] is None
+    assert result["services"]["web"]["task_definition"] == "td:2"
+    assert result["services"]["web"]["running_count"] == 1
+    assert set(result["missing"]) == {"security_groups", "services"}
+    assert "svc-sg" in result["messages"]["security_groups"]
+
+
+def test_unknown_required_part_fails_before_any_call():
+    clients = Clients()
+    with pytest.raises(Failed) as failed:
+        run(clients, {"vpc_name": "v", "require": ["vpcs"]})
+    assert "unknown part(s) vpcs" in failed.value.result["msg"]
+    assert dict(clients) == {}
+
+
+def test_public_zone_ids_exact_and_public_only():
+    zones = [
+        {"Id": "/hostedzone/Z1", "Name": "example.com.", "Config": {"PrivateZone": False}},
+        {"Id": "/hostedzone/Z2", "Name": "example.com.", "Config": {"PrivateZone": True}},
+        {"Id": "/hostedzone/Z3", "Name": "sub.example.com."},
+    ]
+    assert m.public_zone_ids(zones, "example.com") == ["Z1"]
+    assert m.public_zone_ids(zones, "example.com.") == ["Z1"]
