@@ -245,10 +245,11 @@ class Lookup:
             )
         return self._clients[name]
 
-    def named(self, option):
-        """`option 'value'` plus the inventory variable that sets it, for messages."""
+    def named(self, option, quote=True):
+        """The option's value, plus the inventory variable that sets it, for messages."""
         variable = self.params["variables"].get(option)
-        return f"'{self.params[option]}'" + (f" (variable {variable})" if variable else "")
+        value = f"'{self.params[option]}'" if quote else self.params[option]
+        return f"{value}" + (f" (variable {variable})" if variable else "")
 
     def miss(self, part, message):
         self.messages[part] = message
@@ -270,7 +271,8 @@ def read_vpc(lookup):
     if len(vpcs) != 1:
         return lookup.miss(
             "vpc",
-            f"found {len(vpcs)} VPCs tagged Name={lookup.named('vpc_name')}; expected exactly one",
+            f"Found {len(vpcs)} VPCs tagged Name={lookup.named('vpc_name', quote=False)}; expected "
+            "exactly one.",
         )
     return vpcs[0]["VpcId"]
 
@@ -314,7 +316,7 @@ def read_subnets(lookup, vpc_id):
             f"(variables {lookup.params['variables'].get('subnet_type_tag', 'subnet_type_tag')}, "
             f"{lookup.params['variables'].get('public_subnet_type', 'public_subnet_type')}, "
             f"{lookup.params['variables'].get('private_subnet_type', 'private_subnet_type')}); "
-            f"found public ones in {zones['public']} and private ones in {zones['private']}",
+            f"found public ones in {zones['public']} and private ones in {zones['private']}.",
         )
     return [i for i, _z in public], [i for i, _z in private]
 
@@ -326,7 +328,7 @@ def read_cluster(lookup):
     active = [c for c in clusters if c.get("status") == "ACTIVE"]
     if not active:
         return lookup.miss(
-            "cluster", f"ECS cluster {lookup.named('cluster')} not found or not ACTIVE"
+            "cluster", f"ECS cluster {lookup.named('cluster')} not found or not ACTIVE."
         )
     return active[0]["clusterArn"]
 
@@ -339,7 +341,7 @@ def read_repository(lookup):
     except is_boto3_error_code("RepositoryNotFoundException"):
         repos = []
     if not repos:
-        return lookup.miss("repository", f"ECR repository {lookup.named('repository')} not found")
+        return lookup.miss("repository", f"ECR repository {lookup.named('repository')} not found.")
     repo = repos[0]
     return {
         "arn": repo["repositoryArn"],
@@ -363,7 +365,7 @@ def read_roles(lookup):
         variables = ", ".join(
             lookup.params["variables"].get(f"roles.{p}", p) for p in sorted(arns) if arns[p] is None
         )
-        lookup.miss("roles", f"IAM {', '.join(missing)} not found (variables {variables})")
+        lookup.miss("roles", f"IAM {', '.join(missing)} not found (variables {variables}).")
     return arns
 
 
@@ -379,9 +381,10 @@ def read_certificate(lookup):
     if len(arns) != 1:
         return lookup.miss(
             "certificate",
-            f"found {len(arns)} ISSUED ACM certificates for {lookup.named('certificate_domain')} "
+            f"Found {len(arns)} ISSUED ACM certificates for {lookup.named('certificate_domain')} "
             f"in {lookup.module.region}; expected exactly one"
-            + (": " + ", ".join(arns) if arns else ""),
+            + (": " + ", ".join(arns) if arns else "")
+            + ".",
         )
     return arns[0]
 
@@ -403,8 +406,8 @@ def read_hosted_zone(lookup):
     if len(ids) != 1:
         return lookup.miss(
             "hosted_zone",
-            f"found {len(ids)} public Route53 hosted zones named {lookup.named('hosted_zone')}; "
-            "expected exactly one",
+            f"Found {len(ids)} public Route53 hosted zones named {lookup.named('hosted_zone')}; "
+            "expected exactly one.",
         )
     return ids[0]
 
@@ -424,8 +427,8 @@ def read_security_groups(lookup, vpc_id):
     if absent:
         lookup.miss(
             "security_groups",
-            f"security group(s) {', '.join(absent)} not found in VPC {lookup.params['vpc_name']}; "
-            "the network_security role creates them (--tags network_security)",
+            f"Security group(s) {', '.join(absent)} not found in VPC {lookup.params['vpc_name']}; "
+            "the network_security role creates them (--tags network_security).",
         )
     return result
 
@@ -441,8 +444,8 @@ def read_load_balancer(lookup):
     if not balancers:
         return lookup.miss(
             "load_balancer",
-            f"load balancer {lookup.named('load_balancer')} not found; the alb_oidc role creates "
-            "it (--tags alb_oidc)",
+            f"Load balancer {lookup.named('load_balancer')} not found; the alb_oidc role creates "
+            "it (--tags alb_oidc).",
         )
     balancer = balancers[0]
     arn = balancer["LoadBalancerArn"]
@@ -470,8 +473,8 @@ def read_target_group(lookup):
     if not groups:
         return lookup.miss(
             "target_group",
-            f"target group {lookup.named('target_group')} not found; the alb_oidc role creates it "
-            "(--tags alb_oidc)",
+            f"Target group {lookup.named('target_group')} not found; the alb_oidc role creates it "
+            "(--tags alb_oidc).",
         )
     group = groups[0]
     keys = ("Port", "Protocol", "TargetType", "HealthCheckPath", "HealthCheckIntervalSeconds")
@@ -506,8 +509,8 @@ def read_services(lookup):
     if absent:
         lookup.miss(
             "services",
-            f"service(s) {', '.join(absent)} not ACTIVE in cluster {lookup.params['cluster']}; the "
-            "ecs_services role creates them (--tags ecs_services)",
+            f"Service(s) {', '.join(absent)} not ACTIVE in cluster {lookup.params['cluster']}; the "
+            "ecs_services role creates them (--tags ecs_services).",
         )
     return result
 
@@ -518,9 +521,9 @@ def _network(lookup, stack):
     stack["public_subnet_ids"], stack["private_subnet_ids"] = [], []
     stack["security_groups"] = {purpose: None for purpose in params["security_groups"]}
     if not stack["vpc_id"]:
-        lookup.miss("subnets", "no subnets without the VPC")
+        lookup.miss("subnets", "No subnets: the VPC was not found.")
         if params["security_groups"]:
-            lookup.miss("security_groups", "no security groups without the VPC")
+            lookup.miss("security_groups", "No security groups: the VPC was not found.")
         return
     stack["public_subnet_ids"], stack["private_subnet_ids"] = read_subnets(lookup, stack["vpc_id"])
     if params["security_groups"]:
@@ -534,7 +537,7 @@ def _cluster(lookup, stack):
     if params["services"] and stack["cluster_arn"]:
         stack["services"] = read_services(lookup)
     elif params["services"]:
-        lookup.miss("services", "no services without the cluster")
+        lookup.miss("services", "No services: the cluster was not found.")
 
 
 def _account(lookup, stack):
@@ -639,7 +642,8 @@ def main():
     required_missing = [part for part in module.params["require"] if part in missing]
     if required_missing:
         module.fail_json(
-            msg="Not found: " + "; ".join(lookup.messages[part] for part in required_missing) + ".",
+            msg="Missing, before any change: "
+            + " ".join(lookup.messages[part] for part in required_missing),
             **stack,
         )
     module.exit_json(changed=False, ansible_facts={"asset_manager_stack": stack}, **stack)
