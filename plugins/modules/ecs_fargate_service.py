@@ -10,9 +10,12 @@ version_added: 0.1.0
 short_description: Manage an ECS service on Fargate that converges on every setting
 description:
   - Create, update or delete an Amazon ECS service whose tasks run on AWS Fargate.
-  - Every setting the module manages is compared with what C(DescribeServices) reports, and
-    C(UpdateService) is called with only the settings that differ, so a second run with the same
-    options changes nothing.
+  - Every option given is compared with what C(DescribeServices) reports, and C(UpdateService)
+    is called with only the settings that differ, so a second run with the same options changes
+    nothing.
+  - Not given means not managed. None of the service's settings has a default, so an option left
+    out is neither compared nor sent on update and the service keeps its value. On creation,
+    AWS's own default applies, as each option says.
   - The task definition may be given as a family, as C(family:revision) or as a full ARN; it is
     resolved to its ARN before the comparison, so each form is idempotent.
   - Optionally waits until the deployment has completed, failing with the service's recent events
@@ -66,13 +69,14 @@ options:
   assign_public_ip:
     description:
       - Whether the tasks get a public IP address.
+      - When omitted on an existing service, its setting is kept. When omitted on creation, AWS
+        assigns none (C(DISABLED)).
     type: bool
-    default: false
   load_balancers:
     description:
       - Target groups the service registers its tasks with. Compared regardless of order.
       - An empty list removes every load balancer from the service. When omitted, the service's
-        load balancers are left as they are.
+        load balancers are left as they are (on creation, it has none).
     type: list
     elements: dict
     suboptions:
@@ -91,7 +95,8 @@ options:
   health_check_grace_period_seconds:
     description:
       - Seconds during which the scheduler ignores failing load balancer health checks of a new
-        task. Left as it is when omitted.
+        task.
+      - Left as it is when omitted. When omitted on creation, AWS uses 0.
     type: int
   deployment_configuration:
     description:
@@ -114,19 +119,22 @@ options:
         type: bool
   platform_version:
     description:
-      - Fargate platform version of the tasks.
+      - Fargate platform version of the tasks, for example V(LATEST) or V(1.4.0).
+      - When omitted on an existing service, its platform version is kept. When omitted on
+        creation, AWS uses V(LATEST).
     type: str
-    default: LATEST
   propagate_tags:
     description:
-      - Where the tasks' tags are copied from. Left as it is when omitted.
+      - Where the tasks' tags are copied from.
+      - Left as it is when omitted. When omitted on creation, AWS copies no tags (C(NONE)).
     type: str
     choices: [NONE, SERVICE, TASK_DEFINITION]
   enable_execute_command:
     description:
       - Whether ECS Exec is enabled for the service's tasks.
+      - When omitted on an existing service, its setting is kept. When omitted on creation, AWS
+        leaves ECS Exec off.
     type: bool
-    default: false
   force_new_deployment:
     description:
       - Start a new deployment even when nothing differs, for example to pull a mutable image tag
@@ -163,7 +171,8 @@ notes:
     ARN, it reported C(changed=true) on every run, because it compares C(family:revision) with
     the ARN. Its C(wait) covers deletion only.
   - Tags are compared like the amazon.aws modules do; keys starting with C(aws:) are never purged.
-  - Supports check mode and diff mode. The diff shows the compared settings before and after.
+  - Supports check mode and diff mode. The diff shows the settings of the options given, before
+    and after.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -322,7 +331,8 @@ changed:
 updated_fields:
   description:
     - Names of the options whose value was (or would be) changed on the service.
-    - On creation, V(state) followed by every setting sent; on deletion, V(state).
+    - On creation, V(state) followed by every option given, and V(deployment_configuration)
+      (AWS's defaults fill the keys not given); on deletion, V(state).
       V(force_new_deployment) appears whenever a new deployment was forced.
   returned: always
   type: list
@@ -341,7 +351,9 @@ deployment:
     running_count: 1
     task_definition: arn:aws:ecs:us-west-1:123456789012:task-definition/asset-manager-web:7
 diff:
-  description: Before and after of the compared settings, in diff mode.
+  description:
+    - Before and after of the settings of the options given (options left out are not shown), in
+      diff mode.
   returned: when diff mode is on
   type: dict
 """
@@ -519,15 +531,21 @@ def current_settings(service):
 
 
 def _network_request(desired, current):
-    config = {
-        "subnets": desired["subnets"] if desired["subnets"] is not None else current["subnets"],
-        "assignPublicIp": "ENABLED" if desired["assign_public_ip"] else "DISABLED",
+    """awsvpcConfiguration for the desired settings.
+
+    UpdateService replaces the whole configuration (an assignPublicIp left out means DISABLED),
+    so each part not given keeps its ``current`` value; on creation ``current`` is empty and AWS
+    applies its defaults.
+    """
+    network = {
+        key: desired[key] if desired[key] is not None else current.get(key)
+        for key in NETWORK_SETTINGS
     }
-    groups = desired["security_groups"]
-    if groups is None:
-        groups = current["security_groups"]
-    if groups:
-        config["securityGroups"] = groups
+    config = {"subnets": network["subnets"] or []}
+    if network["security_groups"]:
+        config["securityGroups"] = network["security_groups"]
+    if network["assign_public_ip"] is not None:
+        config["assignPublicIp"] = "ENABLED" if network["assign_public_ip"] else "DISABLED"
     return {"awsvpcConfiguration": config}
 
 
@@ -612,20 +630,22 @@ def _load_balancers_request(balancers):
 
 
 def create_request(cluster, name, desired, tags):
-    """CreateService keyword arguments for the desired settings."""
+    """CreateService keyword arguments for the desired settings; AWS defaults what is not given."""
     request = {
         "cluster": cluster,
         "serviceName": name,
         "taskDefinition": desired["task_definition"],
         "desiredCount": desired["desired_count"],
         "launchType": "FARGATE",
-        "platformVersion": desired["platform_version"] or "LATEST",
-        "networkConfiguration": _network_request(desired, {"subnets": [], "security_groups": []}),
+        "networkConfiguration": _network_request(desired, {}),
         "deploymentConfiguration": _deployment_request(
             {**DEFAULT_DEPLOYMENT_CONFIGURATION, **(desired["deployment_configuration"] or {})}
         ),
-        "enableExecuteCommand": bool(desired["enable_execute_command"]),
     }
+    if desired["platform_version"] is not None:
+        request["platformVersion"] = desired["platform_version"]
+    if desired["enable_execute_command"] is not None:
+        request["enableExecuteCommand"] = desired["enable_execute_command"]
     if desired["load_balancers"]:
         request["loadBalancers"] = _load_balancers_request(desired["load_balancers"])
     if desired["health_check_grace_period_seconds"] is not None:
@@ -998,7 +1018,7 @@ def main():
         desired_count=dict(type="int"),
         subnets=dict(type="list", elements="str"),
         security_groups=dict(type="list", elements="str"),
-        assign_public_ip=dict(type="bool", default=False),
+        assign_public_ip=dict(type="bool"),
         load_balancers=dict(
             type="list",
             elements="dict",
@@ -1018,9 +1038,9 @@ def main():
                 circuit_breaker_rollback=dict(type="bool"),
             ),
         ),
-        platform_version=dict(type="str", default="LATEST"),
+        platform_version=dict(type="str"),
         propagate_tags=dict(type="str", choices=["NONE", "SERVICE", "TASK_DEFINITION"]),
-        enable_execute_command=dict(type="bool", default=False),
+        enable_execute_command=dict(type="bool"),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
         force_new_deployment=dict(type="bool", default=False),

@@ -155,6 +155,8 @@ def service(infra, created):
             "maximumPercent": 200,
             "deploymentCircuitBreaker": {"enable": False, "rollback": False},
         },
+        platformVersion="LATEST",
+        enableExecuteCommand=False,
     )
     arn = describe(infra)["serviceArn"]
     current = tags(describe(infra))
@@ -233,6 +235,42 @@ def test_desired_count_change_is_applied(infra, service, run_task):
     assert run.changed and not run.failed, run.output
     assert run.result["updated_fields"] == ["desired_count"]
     assert describe(infra)["desiredCount"] == 3
+
+
+def test_scaling_alone_leaves_every_other_setting(infra, service, run_task, run_checked):
+    # What scale.yml gives: settings the run leaves out (ECS Exec, platform, public IP) survive.
+    infra["ecs"].update_service(
+        cluster=CLUSTER,
+        service=NAME,
+        platformVersion="1.4.0",
+        enableExecuteCommand=True,
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": infra["subnets"],
+                "securityGroups": [infra["sg_a"]],
+                "assignPublicIp": "ENABLED",
+            }
+        },
+    )
+    scale = {"cluster": CLUSTER, "name": NAME, "desired_count": 2}
+    checked = run_checked(MODULE, scale)
+    assert checked.changed and not checked.failed, checked.output
+    assert checked.result["updated_fields"] == ["desired_count"]
+    assert checked.result["diff"] == {
+        "before": {"desired_count": 1},
+        "after": {"desired_count": 2},
+    }
+    run = run_task(MODULE, scale)
+    assert run.changed and not run.failed, run.output
+    assert run.result["updated_fields"] == ["desired_count"]
+    current = describe(infra)
+    assert current["desiredCount"] == 2
+    assert current["platformVersion"] == "1.4.0"
+    assert current["enableExecuteCommand"] is True
+    assert awsvpc(current)["assignPublicIp"] == "ENABLED"
+    assert tags(current) == BASE_TAGS
+    untouched = run_task(MODULE, {"cluster": CLUSTER, "name": NAME})
+    assert not untouched.changed and not untouched.failed, untouched.output
 
 
 def test_deployment_configuration_change_is_applied(infra, service, run_task):

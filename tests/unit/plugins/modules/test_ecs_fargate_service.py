@@ -1,4 +1,5 @@
-"""Unit tests of ecs_fargate_service: the comparison, the requests it builds, and the waits.
+"""Unit tests of ecs_fargate_service: the comparison, the requests it builds, the waits, and
+the module's real main() against botocore's Stubber (through the shared run_module helper).
 
 The waits' failure paths (a rolled-back deployment, a timeout) cannot happen on the emulator,
 which settles every deployment at once, so they run here against botocore's Stubber.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+from unittest import mock
 
 import boto3
 import pytest
@@ -18,6 +20,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import (
 from botocore.stub import Stubber
 
 from ansible_collections.leverslabs.asset_manager.plugins.modules import ecs_fargate_service as m
+from ansible_collections.leverslabs.asset_manager.tests.unit.plugins.modules.utils import (
+    Failed,
+    run_module,
+)
 
 REGION = "us-west-1"
 ACCOUNT = "123456789012"
@@ -118,13 +124,20 @@ def desired(td_arn=TD_ARN, **overrides):
 
 
 @pytest.fixture
-def stubbed():
-    """An ECS client wrapped like module.client() wraps it, with its Stubber."""
+def ecs():
+    """A raw ECS client and its Stubber: run_module wraps it like module.client() does."""
     client = boto3.client(
         "ecs", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
     )
     with Stubber(client) as stubber:
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff()), stubber
+        yield client, stubber
+
+
+@pytest.fixture
+def stubbed(ecs):
+    """The ECS client wrapped like module.client() wraps it, for calling the waits directly."""
+    client, stubber = ecs
+    return RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff()), stubber
 
 
 class FakeClock:
@@ -304,18 +317,17 @@ def test_deployment_configuration_keys_not_given_are_not_compared():
 
 
 def test_options_left_out_are_not_managed():
-    unmanaged = {
-        key: None
-        for key in PARAMS
-        if key not in ("assign_public_ip", "enable_execute_command", "platform_version")
-    }
+    unmanaged = {key: None for key in PARAMS}
     service = described(
         desiredCount=9,
         loadBalancers=[],
         healthCheckGracePeriodSeconds=5,
         propagateTags="NONE",
         taskDefinition=TD_ARN_4,
+        platformVersion="1.4.0",
+        enableExecuteCommand=True,
     )
+    service["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] = "ENABLED"
     result = m.compare_service(desired(td_arn=None, **unmanaged), service)
     assert result["updated_fields"] == []
     assert result["before"] == result["after"]
@@ -610,67 +622,27 @@ def test_wait_for_inactive_times_out(stubbed):
         )  # fmt: skip
 
 
-# ---- the module's flow, with a stand-in for AnsibleAWSModule --------------------------------
+# ---- the module's real main(), through run_module -------------------------------------------
 
 
-class Exited(Exception):
-    def __init__(self, result):
-        super().__init__(result)
-        self.result = result
-
-
-class Failed(Exited):
-    pass
-
-
-class FakeModule:
-    """Just enough of AnsibleAWSModule for ensure_present / ensure_absent."""
-
-    DEFAULTS = {
-        "cluster": CLUSTER,
-        "name": NAME,
-        "state": "present",
-        "task_definition": None,
-        "desired_count": None,
-        "subnets": None,
-        "security_groups": None,
-        "assign_public_ip": False,
-        "load_balancers": None,
-        "health_check_grace_period_seconds": None,
-        "deployment_configuration": None,
-        "platform_version": "LATEST",
-        "propagate_tags": None,
-        "enable_execute_command": False,
-        "tags": None,
-        "purge_tags": True,
-        "force_new_deployment": False,
-        "wait": False,
-        "wait_timeout": 600,
-        "wait_delay": 10,
-    }
-
-    def __init__(self, check_mode=False, diff=False, **params):
-        self.params = {**self.DEFAULTS, **params}
-        self.check_mode = check_mode
-        self._diff = diff
-        self.warnings = []
-
-    def exit_json(self, **result):
-        raise Exited(result)
-
-    def fail_json(self, **result):
-        raise Failed(result)
-
-    def fail_json_aws(self, exception, msg):
-        raise Failed({"msg": msg, "exception": exception})
-
-    def warn(self, message):
-        self.warnings.append(message)
+def run(client, check_mode=False, diff=False, **args):
+    """main() with cluster, name and ``args``, talking to the stubbed ``client``."""
+    args = {"cluster": CLUSTER, "name": NAME, **args}
+    return run_module(m, args, client, check_mode=check_mode, diff=diff)
 
 
 def given(**overrides):
-    """PARAMS as the module receives them, with some options changed."""
+    """PARAMS as the role passes them, with some options changed."""
     return {**copy.deepcopy(PARAMS), **overrides}
+
+
+def expect_describe(stubber, service):
+    """main()'s first call: the service, with its tags, or none."""
+    stubber.add_response(
+        "describe_services",
+        {"services": [service] if service else [], "failures": []},
+        {**DESCRIBE, "include": ["TAGS"]},
+    )
 
 
 def expect_task_definition(stubber, reference="asset-manager-web:3", arn=TD_ARN):
@@ -681,6 +653,20 @@ def expect_task_definition(stubber, reference="asset-manager-web:3", arn=TD_ARN)
     )
 
 
+def drifted(**overrides):
+    """A service whose every setting differs from what the argument_spec could default to."""
+    service = described(
+        platformVersion="1.4.0",
+        enableExecuteCommand=True,
+        propagateTags="TASK_DEFINITION",
+        healthCheckGracePeriodSeconds=5,
+        tags=[{"key": "Team", "value": "data"}],
+    )
+    service["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] = "ENABLED"
+    service.update(overrides)
+    return service
+
+
 @pytest.fixture
 def no_real_sleep(monkeypatch):
     clock = FakeClock()
@@ -689,9 +675,193 @@ def no_real_sleep(monkeypatch):
     return clock
 
 
-def test_module_fails_a_rolled_back_update_with_the_events(stubbed, no_real_sleep):
-    client, stubber = stubbed
-    module = FakeModule(**given(security_groups=["sg-9"], wait=True))
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_scaling_alone_sends_only_the_count(ecs, check_mode):
+    # scale.yml gives cluster, name and desired_count: ECS Exec, the platform version and the
+    # public IP of the service must survive, and the diff must name the count alone.
+    client, stubber = ecs
+    expect_describe(stubber, drifted())
+    if not check_mode:
+        # Stubber checks the parameters exactly: any other key sent fails the test.
+        stubber.add_response(
+            "update_service",
+            {"service": drifted(desiredCount=3)},
+            {"cluster": CLUSTER, "service": NAME, "desiredCount": 3},
+        )
+        expect_describe(stubber, drifted(desiredCount=3))
+    result = run(client, check_mode=check_mode, diff=True, desired_count=3)
+    stubber.assert_no_pending_responses()
+    assert result["changed"] is True
+    assert result["updated_fields"] == ["desired_count"]
+    assert result["diff"] == {"before": {"desired_count": 2}, "after": {"desired_count": 3}}
+
+
+def test_nothing_given_manages_nothing(ecs):
+    client, stubber = ecs
+    expect_describe(stubber, drifted())
+    # No DescribeTaskDefinition, no UpdateService, no tag call: none is queued.
+    result = run(client, diff=True)
+    stubber.assert_no_pending_responses()
+    assert result["changed"] is False
+    assert result["updated_fields"] == []
+    assert result["diff"] == {"before": {}, "after": {}}
+    assert result["service"]["enable_execute_command"] is True
+    assert result["service"]["platform_version"] == "1.4.0"
+
+
+def test_network_change_keeps_the_public_ip_not_given(ecs):
+    client, stubber = ecs
+    expect_describe(stubber, drifted())
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": ["subnet-c"],
+            "securityGroups": ["sg-1", "sg-2"],
+            "assignPublicIp": "ENABLED",
+        }
+    }
+    stubber.add_response(
+        "update_service",
+        {"service": drifted()},
+        {"cluster": CLUSTER, "service": NAME, "networkConfiguration": network},
+    )
+    expect_describe(stubber, drifted())
+    result = run(client, subnets=["subnet-c"])
+    stubber.assert_no_pending_responses()
+    assert result["updated_fields"] == ["subnets"]
+
+
+def test_every_option_the_role_passes_converges_a_drifted_service(ecs):
+    client, stubber = ecs
+    expect_describe(stubber, drifted())
+    expect_task_definition(stubber)
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": ["subnet-a", "subnet-b"],
+            "securityGroups": ["sg-1", "sg-2"],
+            "assignPublicIp": "DISABLED",
+        }
+    }
+    stubber.add_response(
+        "update_service",
+        {"service": described()},
+        {
+            "cluster": CLUSTER,
+            "service": NAME,
+            "networkConfiguration": network,
+            "healthCheckGracePeriodSeconds": 60,
+            "platformVersion": "LATEST",
+            "propagateTags": "SERVICE",
+            "enableExecuteCommand": False,
+        },
+    )
+    expect_describe(stubber, described())
+    result = run(client, **given())
+    stubber.assert_no_pending_responses()
+    assert result["updated_fields"] == [
+        "assign_public_ip",
+        "health_check_grace_period_seconds",
+        "platform_version",
+        "propagate_tags",
+        "enable_execute_command",
+    ]
+
+
+def test_create_with_every_option_sends_each(ecs):
+    # What the ecs_services role creates: the same request as before options lost their defaults.
+    client, stubber = ecs
+    expect_describe(stubber, None)
+    expect_task_definition(stubber)
+    stubber.add_response(
+        "create_service",
+        {"service": described()},
+        {
+            "cluster": CLUSTER,
+            "serviceName": NAME,
+            "taskDefinition": TD_ARN,
+            "desiredCount": 2,
+            "launchType": "FARGATE",
+            "platformVersion": "LATEST",
+            "networkConfiguration": {
+                "awsvpcConfiguration": {
+                    "subnets": ["subnet-a", "subnet-b"],
+                    "securityGroups": ["sg-1", "sg-2"],
+                    "assignPublicIp": "DISABLED",
+                }
+            },
+            "deploymentConfiguration": {
+                "minimumHealthyPercent": 100,
+                "maximumPercent": 200,
+                "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+            },
+            "enableExecuteCommand": False,
+            "loadBalancers": [
+                {"targetGroupArn": TG_ARN, "containerName": "web", "containerPort": 3000},
+                {"targetGroupArn": TG2_ARN, "containerName": "web", "containerPort": 3001},
+            ],
+            "healthCheckGracePeriodSeconds": 60,
+            "propagateTags": "SERVICE",
+            "tags": [{"key": "a", "value": "b"}],
+        },
+    )
+    expect_describe(stubber, described(tags=[{"key": "a", "value": "b"}]))
+    result = run(client, **given(tags={"a": "b"}))
+    stubber.assert_no_pending_responses()
+    assert result["changed"] is True
+    assert result["updated_fields"] == ["state", *m.SETTINGS, "tags"]
+    assert result["service"]["tags"] == {"a": "b"}
+
+
+def test_create_leaves_what_is_not_given_to_aws(ecs):
+    client, stubber = ecs
+    expect_describe(stubber, None)
+    expect_task_definition(stubber)
+    stubber.add_response(
+        "create_service",
+        {"service": described()},
+        {
+            "cluster": CLUSTER,
+            "serviceName": NAME,
+            "taskDefinition": TD_ARN,
+            "desiredCount": 1,
+            "launchType": "FARGATE",
+            "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-a"]}},
+            "deploymentConfiguration": {
+                "minimumHealthyPercent": 100,
+                "maximumPercent": 200,
+                "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+            },
+        },
+    )
+    expect_describe(stubber, described())
+    result = run(
+        client,
+        diff=True,
+        task_definition="asset-manager-web:3",
+        desired_count=1,
+        subnets=["subnet-a"],
+    )
+    stubber.assert_no_pending_responses()
+    fields = ["state", "task_definition", "desired_count", "subnets", "deployment_configuration"]
+    assert result["updated_fields"] == fields
+    assert result["diff"]["after"] == {
+        "state": "present",
+        "task_definition": TD_ARN,
+        "desired_count": 1,
+        "subnets": ["subnet-a"],
+        "deployment_configuration": m.DEFAULT_DEPLOYMENT_CONFIGURATION,
+    }
+
+
+def test_create_without_what_it_needs_fails_naming_it(ecs):
+    client, stubber = ecs
+    expect_describe(stubber, None)
+    with pytest.raises(Failed, match="creating it needs task_definition, desired_count, subnets"):
+        run(client)
+
+
+def test_module_fails_a_rolled_back_update_with_the_events(ecs, no_real_sleep):
+    client, stubber = ecs
+    expect_describe(stubber, described())
     expect_task_definition(stubber)
     network = {
         "awsvpcConfiguration": {
@@ -714,7 +884,7 @@ def test_module_fails_a_rolled_back_update_with_the_events(stubbed, no_real_slee
     )
     stubber.add_response("describe_services", {"services": [failed]}, DESCRIBE)
     with pytest.raises(Failed) as outcome:
-        m.ensure_present(module, client, described())
+        run(client, **given(security_groups=["sg-9"], wait=True))
     result = outcome.value.result
     assert f"ECS service {NAME} in cluster {CLUSTER}" in result["msg"]
     assert "ecs-svc/2 failed: tasks failed to start." in result["msg"]
@@ -725,41 +895,35 @@ def test_module_fails_a_rolled_back_update_with_the_events(stubbed, no_real_slee
     stubber.assert_no_pending_responses()
 
 
-def test_module_does_not_poll_a_steady_service_that_needs_no_change(stubbed, no_real_sleep):
-    client, stubber = stubbed
-    module = FakeModule(**given(wait=True))
+def test_module_does_not_poll_a_steady_service_that_needs_no_change(ecs, no_real_sleep):
+    client, stubber = ecs
+    expect_describe(stubber, described())
     expect_task_definition(stubber)
-    with pytest.raises(Exited) as outcome:
-        m.ensure_present(module, client, described())
-    assert outcome.value.result["changed"] is False
-    assert outcome.value.result["deployment"]["rollout_state"] == "COMPLETED"
+    result = run(client, **given(wait=True))
+    assert result["changed"] is False
+    assert result["deployment"]["rollout_state"] == "COMPLETED"
     assert no_real_sleep.sleeps == []
     stubber.assert_no_pending_responses()
 
 
-def test_module_waits_for_a_rollout_already_in_progress(stubbed, no_real_sleep):
-    client, stubber = stubbed
-    module = FakeModule(**given(wait=True))
+def test_module_waits_for_a_rollout_already_in_progress(ecs, no_real_sleep):
+    client, stubber = ecs
+    expect_describe(stubber, in_progress(running=2))
     expect_task_definition(stubber)
     stubber.add_response("describe_services", {"services": [completed()]}, DESCRIBE)
-    stubber.add_response(
-        "describe_services", {"services": [completed()]}, {**DESCRIBE, "include": ["TAGS"]}
-    )
-    with pytest.raises(Exited) as outcome:
-        m.ensure_present(module, client, in_progress(running=2))
-    assert outcome.value.result["changed"] is False
+    expect_describe(stubber, completed())
+    result = run(client, **given(wait=True))
+    assert result["changed"] is False
     assert no_real_sleep.sleeps == [10]
     stubber.assert_no_pending_responses()
 
 
-def test_module_check_mode_writes_nothing_and_shows_the_diff(stubbed):
-    client, stubber = stubbed
-    module = FakeModule(check_mode=True, diff=True, **given(desired_count=5, tags={"a": "b"}))
+def test_module_check_mode_writes_nothing_and_shows_the_diff(ecs):
+    client, stubber = ecs
+    expect_describe(stubber, described(tags=[{"key": "c", "value": "d"}]))
     expect_task_definition(stubber)
     # Stubber raises on any call not queued: an update or a tag call would fail the test.
-    with pytest.raises(Exited) as outcome:
-        m.ensure_present(module, client, described(tags=[{"key": "c", "value": "d"}]))
-    result = outcome.value.result
+    result = run(client, check_mode=True, diff=True, **given(desired_count=5, tags={"a": "b"}))
     assert result["changed"] is True
     assert result["updated_fields"] == ["desired_count", "tags"]
     assert result["diff"]["before"]["desired_count"] == 2
@@ -769,32 +933,33 @@ def test_module_check_mode_writes_nothing_and_shows_the_diff(stubbed):
     stubber.assert_no_pending_responses()
 
 
-def test_module_check_mode_accepts_a_task_definition_not_registered_yet(stubbed):
-    client, stubber = stubbed
-    module = FakeModule(check_mode=True, **given(task_definition="new-family"))
+def test_module_check_mode_accepts_a_task_definition_not_registered_yet(ecs):
+    client, stubber = ecs
+    expect_describe(stubber, described())
     stubber.add_client_error(
         "describe_task_definition",
         "ClientException",
         "Unable to describe task definition.",
         expected_params={"taskDefinition": "new-family"},
     )
-    with pytest.raises(Exited) as outcome:
-        m.ensure_present(module, client, described())
-    assert outcome.value.result["updated_fields"] == ["task_definition"]
-    assert module.warnings
+    with mock.patch.object(m.AssetManagerModule, "warn") as warn:
+        result = run(client, check_mode=True, **given(task_definition="new-family"))
+    assert result["updated_fields"] == ["task_definition"]
+    assert "new-family" in warn.call_args.args[0]
+    stubber.assert_no_pending_responses()
 
 
-def test_module_fails_on_a_missing_task_definition_outside_check_mode(stubbed):
-    client, stubber = stubbed
-    module = FakeModule(**given(task_definition="nope"))
+def test_module_fails_on_a_missing_task_definition_outside_check_mode(ecs):
+    client, stubber = ecs
+    expect_describe(stubber, described())
     stubber.add_client_error("describe_task_definition", "ClientException", "Unable to describe")
     with pytest.raises(Failed, match="nope"):
-        m.ensure_present(module, client, described())
+        run(client, **given(task_definition="nope"))
 
 
-def test_module_absent_scales_down_deletes_and_waits(stubbed, no_real_sleep):
-    client, stubber = stubbed
-    module = FakeModule(state="absent", wait=True)
+def test_module_absent_scales_down_deletes_and_waits(ecs, no_real_sleep):
+    client, stubber = ecs
+    expect_describe(stubber, described())
     stubber.add_response(
         "update_service",
         {"service": described(desiredCount=0)},
@@ -808,15 +973,15 @@ def test_module_absent_scales_down_deletes_and_waits(stubbed, no_real_sleep):
     stubber.add_response(
         "describe_services", {"services": [described(status="INACTIVE")]}, DESCRIBE
     )
-    with pytest.raises(Exited) as outcome:
-        m.ensure_absent(module, client, described())
-    assert outcome.value.result["changed"] is True
-    assert outcome.value.result["service"]["status"] == "INACTIVE"
+    result = run(client, state="absent", wait=True)
+    assert result["changed"] is True
+    assert result["service"]["status"] == "INACTIVE"
     stubber.assert_no_pending_responses()
 
 
-def test_module_absent_is_unchanged_for_an_inactive_service(stubbed):
-    client, stubber = stubbed
-    with pytest.raises(Exited) as outcome:
-        m.ensure_absent(FakeModule(state="absent"), client, described(status="INACTIVE"))
-    assert outcome.value.result["changed"] is False
+def test_module_absent_is_unchanged_for_an_inactive_service(ecs):
+    client, stubber = ecs
+    expect_describe(stubber, described(status="INACTIVE"))
+    result = run(client, state="absent")
+    assert result["changed"] is False
+    stubber.assert_no_pending_responses()
