@@ -202,3 +202,11 @@ def run_site(aws_env, emulator):
         return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def seeded(run_site):
+    """This session's emulator holds the guide's prerequisites (VPC, subnets, cluster, roles, ...),
+    which every site run's pre-flight requires."""
+    proc = run_site(playbook="playbooks/emulator_prerequisites.yml")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -24,7 +24,7 @@ def run_ssm_params(run_site, *extra):
     return proc.stdout + proc.stderr
 
 
-def test_secrets_stored_idempotent_and_never_printed(run_site, boto3_client):
+def test_secrets_stored_idempotent_and_never_printed(run_site, boto3_client, seeded):
     first = run_ssm_params(run_site, "-vvv", "--diff")
     ssm = boto3_client("ssm")
     stored = {
@@ -37,7 +37,7 @@ def test_secrets_stored_idempotent_and_never_printed(run_site, boto3_client):
     assert stored["/leak-test/DAGSTER_PG_PASSWORD"]["Type"] == "SecureString"
     assert re.search(r"localhost\s+: ok=\d+\s+changed=[1-9]", first), "the first run wrote nothing"
     # The run really reached the module at -vvv: its file is logged, the secret values are not.
-    assert "ssm_parameter.py" in first
+    assert "ssm_parameters.py" in first
     assert CLIENT_SECRET not in first
     assert PG_PASSWORD not in first
 
