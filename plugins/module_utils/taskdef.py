@@ -161,33 +161,41 @@ def validate_family(family):
         )
 
 
-def validate_definition(definition):
-    """Raise unless ``definition`` has a non-empty containerDefinitions list of named containers."""
+def validate_definition(definition, source="definition"):
+    """The container names of ``definition``; raises unless it is a valid RegisterTaskDefinition.
+
+    ``source`` names the input in messages: ``definition``, or the file it was read from.
+    """
     if not isinstance(definition, dict):
-        raise TaskDefinitionError("definition must be a dictionary (RegisterTaskDefinition's JSON)")
+        raise TaskDefinitionError(
+            f"{source} must be a dictionary (a JSON object, as RegisterTaskDefinition takes), "
+            f"got {_type_name(definition)}"
+        )
     containers = definition.get("containerDefinitions")
     if not isinstance(containers, list) or not containers:
         raise TaskDefinitionError(
-            "definition has no containerDefinitions: it must be a non-empty list of containers"
+            f"{source} has no containerDefinitions: it must be a non-empty list of containers"
         )
     names = []
     for index, container in enumerate(containers):
         if not isinstance(container, dict):
-            raise TaskDefinitionError(f"containerDefinitions[{index}] must be a dictionary")
+            raise TaskDefinitionError(
+                f"{source}: containerDefinitions[{index}] must be a dictionary"
+            )
         name = container.get("name")
         if not isinstance(name, str) or not name:
-            raise TaskDefinitionError(f"containerDefinitions[{index}] has no name")
+            raise TaskDefinitionError(f"{source}: containerDefinitions[{index}] has no name")
         if name in names:
-            raise TaskDefinitionError(f"container name {name!r} is used more than once")
+            raise TaskDefinitionError(f"{source}: container name {name!r} is used more than once")
         names.append(name)
         for key, value_key in (("environment", "value"), ("secrets", "valueFrom")):
             if container.get(key) is not None:
-                _validate_pairs(container[key], value_key, f"container {name!r} {key}")
+                _validate_pairs(container[key], value_key, f"{source}: container {name!r} {key}")
     compatibilities = definition.get("requiresCompatibilities") or []
     if "FARGATE" in compatibilities and definition.get("networkMode") != "awsvpc":
         # AWS rejects this at registration; say so before any call.
         raise TaskDefinitionError(
-            "requiresCompatibilities includes FARGATE, which needs networkMode: awsvpc "
+            f"{source}: requiresCompatibilities includes FARGATE, which needs networkMode: awsvpc "
             f"(got {definition.get('networkMode')!r})"
         )
     return names
@@ -206,9 +214,29 @@ def unknown_fields(definition, task_fields, container_fields):
     return problems
 
 
+def _type_name(value):
+    """The JSON name of a value's type, for messages about files."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
 def _validate_pairs(items, value_key, where):
     if not isinstance(items, list):
-        raise TaskDefinitionError(f"{where} must be a list of {{name, {value_key}}} entries")
+        raise TaskDefinitionError(
+            f"{where} is not a list: it must be a list of {{name, {value_key}}} entries, "
+            f"got {_type_name(items)}"
+        )
     seen = set()
     for index, item in enumerate(items):
         if not isinstance(item, dict):
@@ -225,33 +253,149 @@ def _validate_pairs(items, value_key, where):
         if not isinstance(name, str) or not name:
             raise TaskDefinitionError(f"{where}[{index}] needs a non-empty string name")
         if not isinstance(item.get(value_key), str):
+            value = item.get(value_key)
+            problem = (
+                f"{value_key} is missing"
+                if value_key not in item
+                else f"{value_key} is {type(value).__name__} {value!r}; quote it"
+            )
             raise TaskDefinitionError(
-                f"{where}[{index}] ({name}): {value_key} must be a string, got "
-                f"{type(item.get(value_key)).__name__} {item.get(value_key)!r}; quote it"
+                f"{where}[{index}] ({name}): name and {value_key} must be strings; {problem}"
             )
         if name in seen:
             raise TaskDefinitionError(f"{where}: {name} appears more than once")
         seen.add(name)
 
 
-def validate_env_file(env_file):
-    """Return env.json's content as a new {"environment": [...], "secrets": [...]}, or raise."""
+def validate_env_file(env_file, source="env_file"):
+    """Return env.json's content as a new {"environment": [...], "secrets": [...]}, or raise.
+
+    ``source`` names the input in messages: ``env_file``, or the file it was read from.
+    """
     if not isinstance(env_file, dict):
         raise TaskDefinitionError(
-            "env_file must be a dictionary with 'environment' and/or 'secrets' lists"
+            f"{source} must be a dictionary (a JSON object) with 'environment' and/or 'secrets' "
+            f"lists, got {_type_name(env_file)}"
         )
     extra = sorted(set(env_file) - {"environment", "secrets"})
     if extra:
         raise TaskDefinitionError(
-            f"env_file has unexpected key(s) {', '.join(extra)}; expected environment and secrets"
+            f"{source} has unexpected key(s) {', '.join(extra)}; expected environment and secrets"
         )
     result = {}
     for key, value_key in (("environment", "value"), ("secrets", "valueFrom")):
         items = env_file.get(key)
         items = [] if items is None else items
-        _validate_pairs(items, value_key, f"env_file {key}")
+        _validate_pairs(items, value_key, f"{source} {key}")
         result[key] = copy.deepcopy(items)
     return result
+
+
+def validate_environment(environment):
+    """The extra plain variables as a new {name: str} dict, or raise.
+
+    Scalars become strings (booleans ``true``/``false``), as ECS wants them; a list, dictionary or
+    null is refused, naming the variable.
+    """
+    if environment is None:
+        return {}
+    if not isinstance(environment, dict):
+        raise TaskDefinitionError("environment must be a dictionary of variable name: value")
+    result = {}
+    for name, value in environment.items():
+        if not isinstance(name, str) or not name.strip():
+            raise TaskDefinitionError(
+                f"environment: variable name {name!r} must be a non-empty string"
+            )
+        if isinstance(value, (dict, list, tuple)) or value is None:
+            raise TaskDefinitionError(
+                f"environment: {name} must have a string value, got {_type_name(value)}"
+            )
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        result[name] = str(value)
+    return result
+
+
+def validate_log_configuration(log_configuration):
+    """A new copy of a container's logConfiguration, or raise unless it names a logDriver."""
+    if not isinstance(log_configuration, dict):
+        raise TaskDefinitionError(
+            "log_configuration must be a dictionary: a container's logConfiguration, with logDriver"
+        )
+    driver = log_configuration.get("logDriver")
+    if not isinstance(driver, str) or not driver:
+        raise TaskDefinitionError("log_configuration needs a logDriver, for example awslogs")
+    options = log_configuration.get("options")
+    if options is not None and not (
+        isinstance(options, dict) and all(isinstance(v, str) for v in options.values())
+    ):
+        raise TaskDefinitionError("log_configuration options must be a dictionary of strings")
+    return copy.deepcopy(log_configuration)
+
+
+def awslogs_configuration(log_group, region, stream_prefix=None):
+    """The awslogs logConfiguration that sends a container's output to ``log_group``."""
+    if not isinstance(log_group, str) or not log_group:
+        raise TaskDefinitionError("log_group must be a non-empty log group name")
+    if not region:
+        raise TaskDefinitionError(
+            "log_group needs the region of the log group (awslogs-region): set the region option"
+        )
+    options = {"awslogs-group": log_group, "awslogs-region": region}
+    if stream_prefix:
+        options["awslogs-stream-prefix"] = stream_prefix
+    return {"logDriver": "awslogs", "options": options}
+
+
+# --------------------------------------------------------------------------------------------
+# Input files
+# --------------------------------------------------------------------------------------------
+
+
+def _refuse_duplicate_keys(pairs):
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def parse_json_text(text, source):
+    """The JSON value of ``text``; raises naming ``source`` and the position of the error.
+
+    A key given twice in one object is refused too (JSON parsers silently keep the last one).
+    """
+    try:
+        return json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+    except json.JSONDecodeError as e:
+        raise TaskDefinitionError(
+            f"{source} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno} "
+            f"(char {e.pos})"
+        ) from None
+    except ValueError as e:
+        raise TaskDefinitionError(f"{source} is not valid JSON: {e}") from None
+
+
+def read_json_file(path, option):
+    """The parsed content of the JSON file at ``path``, which the option ``option`` names.
+
+    Raises TaskDefinitionError naming the file and the option when it is missing, unreadable or
+    not JSON (with the line and column of the error).
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise TaskDefinitionError(f"{option} {path} does not exist") from None
+    except IsADirectoryError:
+        raise TaskDefinitionError(f"{option} {path} is a directory, not a JSON file") from None
+    except UnicodeDecodeError as e:
+        raise TaskDefinitionError(f"{option} {path} is not UTF-8 text: {e.reason}") from None
+    except OSError as e:
+        raise TaskDefinitionError(f"{option} {path} cannot be read: {e.strerror}") from None
+    return parse_json_text(text, path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,13 +463,52 @@ def _int_if_digits(value):
     return value
 
 
-def _check_container_names(requested, names, option):
+def _check_container_names(requested, names, option, source):
     missing = [name for name in requested if name not in names]
     if missing:
         raise TaskDefinitionError(
-            f"{option} names container(s) {', '.join(missing)} not in the definition "
-            f"(containers: {', '.join(names)})"
+            f"{option} names container(s) {', '.join(missing)} not in {source} "
+            f"(its containers: {', '.join(names)})"
         )
+
+
+def _task_size(value, key, where=None):
+    """Task cpu or memory in AWS's described form; raises unless it is a number of units."""
+    label = f"{where} {key}" if where else key
+    canonical = canonical_task_cpu(value) if key == "cpu" else canonical_task_memory(value)
+    if not isinstance(canonical, str) or not canonical.isdigit():
+        example = "1024 or '1 vCPU'" if key == "cpu" else "2048 or '2 GB'"
+        raise TaskDefinitionError(
+            f"{label} {value!r} is not a number of "
+            f"{'CPU units' if key == 'cpu' else 'MiB'} (for example {example})"
+        )
+    return canonical
+
+
+def _ports_as_ints(container):
+    """containerPort and hostPort that are strings of digits (a placeholder's value) as ints."""
+    mappings = container.get("portMappings")
+    if not isinstance(mappings, list):
+        return container
+    container["portMappings"] = [
+        {
+            key: (_int_if_digits(value) if key in ("containerPort", "hostPort") else value)
+            for key, value in mapping.items()
+        }
+        if isinstance(mapping, dict)
+        else mapping
+        for mapping in mappings
+    ]
+    return container
+
+
+def _set_environment(container, environment):
+    """A copy of ``container`` whose environment has ``environment``'s variables, sorted."""
+    result = copy.deepcopy(container)
+    merged = {item["name"]: item for item in result.get("environment") or []}
+    merged.update({name: {"name": name, "value": value} for name, value in environment.items()})
+    result["environment"] = [merged[name] for name in sorted(merged)]
+    return result
 
 
 def render_task_definition(
@@ -339,56 +522,116 @@ def render_task_definition(
     ssm_parameter_arn_prefix=None,
     execution_role_arn=None,
     task_role_arn=None,
+    container=None,
+    cpu=None,
+    memory=None,
+    log_configuration=None,
+    environment=None,
+    definition_source="definition",
+    env_source="env_file",
 ):
     """Build the definition to register from the app's JSON and the inventory's values.
 
-    Order: validate, substitute placeholders (definition and env file), set family, roles and
-    image, merge env.json, resolve SSM parameter names to ARNs, refuse a variable that is both
-    plain and secret. Returns new data; raises TaskDefinitionError with a message for the user.
+    Every rule of a task definition's input is here, once: the module calls this for a real
+    registration and for ``validate_only`` alike.
+
+    Order: validate, substitute placeholders (definition and env file), check the application
+    ``container``, set family, roles, task ``cpu``/``memory`` and image, merge env.json, set the
+    application container's ``log_configuration`` and extra ``environment`` (last, replacing
+    entries of the same name), turn numeric port strings into ints, resolve SSM parameter names to
+    ARNs, refuse a variable that is both plain and secret.
+
+    ``container`` names the application container: image_containers and env_containers default
+    to it (to every container without it), and it receives log_configuration and environment.
+    ``definition_source`` and ``env_source`` name the inputs in messages (the option, or the file
+    they were read from). Returns new data; raises TaskDefinitionError with a message for the user.
     """
     validate_family(family)
-    validate_definition(definition)
-    rendered = substitute_placeholders(definition, placeholders, "definition")
-    names = validate_definition(rendered)
+    validate_definition(definition, definition_source)
+    rendered = substitute_placeholders(definition, placeholders, definition_source)
+    names = validate_definition(rendered, definition_source)
     env = None
     if env_file is not None:
-        env = validate_env_file(substitute_placeholders(env_file, placeholders, "env_file"))
+        env = validate_env_file(
+            substitute_placeholders(env_file, placeholders, env_source), env_source
+        )
+    extra_environment = validate_environment(environment)
+    if log_configuration is not None:
+        log_configuration = validate_log_configuration(log_configuration)
+
+    if container is not None:
+        if not isinstance(container, str) or container not in names:
+            raise TaskDefinitionError(
+                f"container {container!r} (the application container) is not in "
+                f"{definition_source}; its containers are {', '.join(names)}"
+            )
+        default_targets = [container]
+    else:
+        for option, value in (
+            ("log_configuration", log_configuration),
+            ("environment", extra_environment),
+        ):
+            if value:
+                raise TaskDefinitionError(
+                    f"{option} is set on the application container: set container to its name"
+                )
+        default_targets = names
 
     rendered["family"] = family
     if execution_role_arn:
         rendered["executionRoleArn"] = execution_role_arn
     if task_role_arn:
         rendered["taskRoleArn"] = task_role_arn
-    for key, canonical in (("cpu", canonical_task_cpu), ("memory", canonical_task_memory)):
-        if rendered.get(key) is not None:
-            rendered[key] = canonical(rendered[key])
+    for key, override in (("cpu", cpu), ("memory", memory)):
+        if override is not None and override != "":
+            rendered[key] = _task_size(override, key)
+        elif rendered.get(key) is not None:
+            rendered[key] = _task_size(rendered[key], key, definition_source)
 
-    image_targets = names if image_containers is None else list(image_containers)
-    env_targets = names if env_containers is None else list(env_containers)
-    _check_container_names(image_targets, names, "image_containers")
-    _check_container_names(env_targets, names, "env_containers")
+    image_targets = default_targets if image_containers is None else list(image_containers)
+    env_targets = default_targets if env_containers is None else list(env_containers)
+    _check_container_names(image_targets, names, "image_containers", definition_source)
+    _check_container_names(env_targets, names, "env_containers", definition_source)
 
     containers = []
-    for container in rendered["containerDefinitions"]:
-        if image is not None and container["name"] in image_targets:
-            container["image"] = image
-        if env is not None and container["name"] in env_targets:
-            container = merge_env(container, env)
-        if container.get("secrets"):
-            container["secrets"] = [
+    for item in rendered["containerDefinitions"]:
+        name = item["name"]
+        if image is not None and name in image_targets:
+            item["image"] = image
+        if env is not None and name in env_targets:
+            item = merge_env(item, env)
+        if name == container:
+            if log_configuration is not None:
+                item["logConfiguration"] = copy.deepcopy(log_configuration)
+            secret_names = {secret["name"] for secret in item.get("secrets") or []}
+            refused = sorted(set(extra_environment) & secret_names)
+            if refused:
+                sources = (
+                    definition_source if env is None else f"{definition_source} or {env_source}"
+                )
+                raise TaskDefinitionError(
+                    f"environment sets {', '.join(refused)}, which container {name!r} also has "
+                    f"as a secret (in {sources}); a variable is either plain or secret"
+                )
+            if extra_environment:
+                item = _set_environment(item, extra_environment)
+        item = _ports_as_ints(item)
+        if item.get("secrets"):
+            item["secrets"] = [
                 {
-                    **item,
-                    "valueFrom": resolve_secret_arn(item["valueFrom"], ssm_parameter_arn_prefix),
+                    **secret,
+                    "valueFrom": resolve_secret_arn(secret["valueFrom"], ssm_parameter_arn_prefix),
                 }
-                for item in container["secrets"]
+                for secret in item["secrets"]
             ]
-        conflicts = env_secret_conflicts(container)
+        conflicts = env_secret_conflicts(item)
         if conflicts:
+            sources = definition_source if env is None else f"{definition_source} and {env_source}"
             raise TaskDefinitionError(
-                f"container {container['name']!r}: {', '.join(conflicts)} set both as plain "
-                "environment and as secret; keep each variable in one list only"
+                f"container {name!r} would set {', '.join(conflicts)} both as a plain variable "
+                f"and as a secret ({sources} together); keep each variable in one list only"
             )
-        containers.append(container)
+        containers.append(item)
     rendered["containerDefinitions"] = containers
     return rendered
 

@@ -26,6 +26,12 @@ description:
   - When only the tags differ (O(tags)), the latest revision is re-tagged in place; no new
     revision is registered.
   - O(state=absent) deregisters every C(ACTIVE) revision of the family.
+  - Every rule of the input lives in the module, once; a role passes variables. It reads and
+    parses the definition and C(env.json) itself (O(definition_file), O(env_file_path)), sets the
+    application O(container)'s image, environment, log configuration and extra O(environment),
+    and overrides the task O(cpu) and O(memory).
+  - O(validate_only=true) renders and validates without any AWS call (no client is created), for
+    a playbook's pre-flight.
 options:
   family:
     description:
@@ -48,12 +54,27 @@ options:
       - Must have a non-empty C(containerDefinitions) list of named containers.
       - Every field must be one RegisterTaskDefinition accepts (checked before any AWS call).
       - A C(tags) list of C({key, value}) in it is merged under O(tags).
-      - Required when O(state=present).
+      - O(state=present) needs this or O(definition_file).
     type: dict
+  definition_file:
+    description:
+      - Path of a JSON file holding the definition (as O(definition)), read and parsed by the
+        module on the host it runs on (the control node with C(connection=local)). The file is
+        never modified.
+      - A missing file, or one that is not JSON, fails naming the file (and, for JSON, the line
+        and column of the error); messages about its content name the file too.
+    type: path
+  container:
+    description:
+      - The application container, which must be in the definition (after placeholders).
+      - O(image_containers) and O(env_containers) default to it, and it receives
+        O(log_configuration) (or O(log_group)) and O(environment).
+    type: str
   placeholders:
     description:
       - Values substituted in memory for C($name) and C(${name}) in every string (keys and
-        values) of O(definition) and O(env_file).
+        values) of the definition and of C(env.json) (O(definition) or O(definition_file),
+        O(env_file) or O(env_file_path)).
       - A placeholder is C($) followed by a lowercase name (lowercase letters, digits and
         underscores, starting with a letter or underscore). The name is taken greedily, as in a
         shell or Python's C(string.Template), so C($app_web) is the name C(app_web); write
@@ -61,6 +82,8 @@ options:
       - Names with an uppercase letter, such as C($PORT), C(${HOME}) or C($appName), are the
         container's own variables and are left as they are.
       - A lowercase placeholder left without a value fails the task, naming it and where it is.
+      - After substitution, a C(containerPort) or C(hostPort) that is a string of digits (for
+        example C("$web_port")) becomes a number, as AWS requires.
     type: dict
     default: {}
   image:
@@ -69,7 +92,8 @@ options:
     type: str
   image_containers:
     description:
-      - The containers whose image is set to O(image). Default is every container.
+      - The containers whose image is set to O(image). Default is O(container), or every
+        container without it.
       - Naming a container that is not in the definition fails.
     type: list
     elements: str
@@ -83,9 +107,15 @@ options:
         task, naming it.
       - Secrets are references (SSM parameter names or ARNs, Secrets Manager ARNs), never values.
     type: dict
+  env_file_path:
+    description:
+      - Path of the C(env.json) file (content as O(env_file)), read and parsed by the module;
+        never modified. A missing file or bad JSON fails naming the file.
+    type: path
   env_containers:
     description:
-      - The containers O(env_file) is merged into. Default is every container.
+      - The containers O(env_file) is merged into. Default is O(container), or every container
+        without it.
       - Naming a container that is not in the definition fails.
     type: list
     elements: str
@@ -103,11 +133,53 @@ options:
     description:
       - The task role; overrides C(taskRoleArn) of O(definition).
     type: str
+  cpu:
+    description:
+      - The task's CPU units (C(1024), or C(1 vCPU)); overrides C(cpu) of the definition.
+    type: raw
+  memory:
+    description:
+      - The task's memory in MiB (C(2048), or C(2 GB)); overrides C(memory) of the definition.
+    type: raw
+  log_configuration:
+    description:
+      - The C(logConfiguration) of O(container) (camelCase, with C(logDriver)); replaces the
+        definition's.
+      - Mutually exclusive with O(log_group).
+    type: dict
+  log_group:
+    description:
+      - Send O(container)'s output to this CloudWatch log group with the C(awslogs) driver, in the
+        module's O(region); replaces the definition's C(logConfiguration).
+    type: str
+  log_stream_prefix:
+    description:
+      - The C(awslogs-stream-prefix) with O(log_group).
+    type: str
+  environment:
+    description:
+      - Extra plain variables of O(container), as a dictionary of name and value, merged last,
+        so one replaces an entry of the same name from the definition or C(env.json). Values are
+        taken as they are (no placeholders) and become strings.
+      - 'For example C({DAGSTER_RUN_TASK_DEFINITION: <run family:revision ARN>}).'
+      - A name that is also a secret of the container fails the task.
+    type: dict
+  validate_only:
+    description:
+      - Read, render and validate the definition exactly as O(state=present) would, then exit
+        with C(changed=false) and the normalised RV(task_definition), without creating an AWS
+        client or making any call. Nothing is compared or registered.
+      - Field names are checked against botocore's own model of RegisterTaskDefinition.
+      - For the pre-flight of a playbook; placeholders that need AWS (the account) can be given
+        stand-in values. Works in check mode too.
+    type: bool
+    default: false
 notes:
   - The latest C(ACTIVE) revision is found with ListTaskDefinitions (C(status=ACTIVE),
     C(sort=DESC)) and described by its ARN with its tags.
   - When O(tags) is not set, a new revision keeps the tags of the previous one.
   - In check mode nothing is written; RV(revision) and RV(arn) are the predicted next revision.
+  - Every refusal of bad input happens before any AWS call and says that nothing was written.
   - Diff mode returns the normalised definitions, with their tags, before and after.
 extends_documentation_fragment:
   - amazon.aws.common.modules
@@ -120,18 +192,23 @@ author:
 
 EXAMPLES = r"""
 - name: Register the web task definition when it changed
-  vars:
-    web_json: deployment/ecs/web-task-definition.json
   leverslabs.asset_manager.ecs_taskdef:
     family: asset_manager-web-task
-    definition: "{{ lookup('ansible.builtin.file', web_json) | from_json }}"
+    definition_file: deployment/ecs/web-task-definition.json
+    env_file_path: deployment/ecs/env.json
+    container: asset-manager-web
     placeholders:
       account: "123456789012"
       region: us-west-1
       app: asset_manager
       env: prod
     image: 123456789012.dkr.ecr.us-west-1.amazonaws.com/asset-manager:latest
-    env_file: "{{ lookup('ansible.builtin.file', 'deployment/ecs/env.json') | from_json }}"
+    cpu: "1024"
+    memory: "2048"
+    log_group: fulcrum/asset-manager/web
+    log_stream_prefix: web
+    environment:
+      DAGSTER_RUN_TASK_DEFINITION: "{{ run_taskdef.arn }}"
     ssm_parameter_arn_prefix: arn:aws:ssm:us-west-1:123456789012:parameter/asset-manager
     execution_role_arn: arn:aws:iam::123456789012:role/ecsTaskExecutionRole
     task_role_arn: arn:aws:iam::123456789012:role/asset-manager-task
@@ -178,6 +255,20 @@ EXAMPLES = r"""
     env_containers: [asset-manager-run]
     ssm_parameter_arn_prefix: arn:aws:ssm:us-west-1:123456789012:parameter/asset-manager
 
+- name: Check the inputs before any AWS call (pre-flight), registering nothing
+  leverslabs.asset_manager.ecs_taskdef:
+    validate_only: true
+    family: asset_manager-web-task
+    definition_file: deployment/ecs/web-task-definition.json
+    env_file_path: deployment/ecs/env.json
+    container: asset-manager-web
+    placeholders:
+      account: "000000000000"  # a stand-in: the account is not known without an AWS call
+      region: us-west-1
+      app: asset_manager
+      env: prod
+    log_group: fulcrum/asset-manager/web
+
 - name: Deregister every active revision of a family
   leverslabs.asset_manager.ecs_taskdef:
     family: asset_manager-web-task
@@ -205,6 +296,7 @@ arn:
 task_definition:
   description:
     - The normalised task definition of that revision, in RegisterTaskDefinition's camelCase.
+    - With O(validate_only), the normalised definition that would be registered.
   returned: when O(state=present)
   type: dict
   sample:
@@ -261,6 +353,7 @@ diff:
 
 try:
     import botocore
+    import botocore.session
 except ImportError:
     pass  # Handled by AnsibleAWSModule
 
@@ -277,10 +370,12 @@ from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base impo
 )
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.taskdef import (
     TaskDefinitionError,
+    awslogs_configuration,
     diff_task_definitions,
     next_revision_arn,
     normalise_task_definition,
     parse_task_definition_arn,
+    read_json_file,
     render_task_definition,
     task_definition_arn,
     unknown_fields,
@@ -373,51 +468,111 @@ def predicted_arn(module, client, family, current):
     return 1, task_definition_arn(partition, module.region, account, family, 1)
 
 
-def register_fields(client):
-    """What RegisterTaskDefinition accepts, from botocore's own model of the API."""
-    model = client.meta.service_model
+def register_fields(client=None):
+    """What RegisterTaskDefinition accepts, from botocore's own model of the API.
+
+    Without a client the model is loaded from botocore's data files: no credentials, no call.
+    """
+    if client is None:
+        model = botocore.session.get_session().get_service_model("ecs")
+    else:
+        model = client.meta.service_model
     task = set(model.operation_model("RegisterTaskDefinition").input_shape.members)
     container = set(model.shape_for("ContainerDefinition").members)
     return task, container
+
+
+NOTHING_WRITTEN = "Nothing was written to AWS."
+
+
+def _refuse(module, error):
+    """Fail on bad input, which is always refused before the first AWS call."""
+    module.fail_json(msg=f"{str(error).rstrip('.')}. {NOTHING_WRITTEN}")
 
 
 def render(module):
     """The definition to register, from the options alone: fails before any AWS call."""
     params = module.params
     try:
+        definition, definition_source = params["definition"], "definition"
+        if params["definition_file"] is not None:
+            definition_source = params["definition_file"]
+            definition = read_json_file(definition_source, "definition_file")
+        env_file, env_source = params["env_file"], "env_file"
+        if params["env_file_path"] is not None:
+            env_source = params["env_file_path"]
+            env_file = read_json_file(env_source, "env_file_path")
+        log_configuration = params["log_configuration"]
+        if params["log_group"] is not None:
+            log_configuration = awslogs_configuration(
+                params["log_group"], module.region, params["log_stream_prefix"]
+            )
         return render_task_definition(
-            params["definition"],
+            definition,
             params["family"],
             placeholders=params["placeholders"],
             image=params["image"],
             image_containers=params["image_containers"],
-            env_file=params["env_file"],
+            env_file=env_file,
             env_containers=params["env_containers"],
             ssm_parameter_arn_prefix=params["ssm_parameter_arn_prefix"],
             execution_role_arn=params["execution_role_arn"],
             task_role_arn=params["task_role_arn"],
+            container=params["container"],
+            cpu=params["cpu"],
+            memory=params["memory"],
+            log_configuration=log_configuration,
+            environment=params["environment"],
+            definition_source=definition_source,
+            env_source=env_source,
         )
     except TaskDefinitionError as e:
-        module.fail_json(msg=str(e))
+        _refuse(module, e)
+
+
+def check_fields(module, rendered, task_fields, container_fields):
+    """Fail, before any write, on a field RegisterTaskDefinition does not accept."""
+    problems = unknown_fields(rendered, task_fields, container_fields)
+    if problems:
+        _refuse(
+            module,
+            "definition has field(s) RegisterTaskDefinition does not accept: "
+            + "; ".join(problems),
+        )
+
+
+def split_tags(module, rendered):
+    """(definition without its tags, the tags to set or None to keep the current ones)."""
+    rendered = dict(rendered)
+    definition_tags = boto3_tag_list_to_ansible_dict(
+        rendered.pop("tags", None) or [], "key", "value"
+    )
+    wanted_tags = None
+    tags = module.params["tags"]
+    if tags is not None or definition_tags:
+        wanted_tags = {**definition_tags, **{k: str(v) for k, v in (tags or {}).items()}}
+    return rendered, wanted_tags
+
+
+def validate_only(module, rendered):
+    """Exit with what would be registered, having made no AWS call and created no client."""
+    task_fields, container_fields = register_fields()
+    check_fields(module, rendered, task_fields, container_fields)
+    rendered, wanted_tags = split_tags(module, rendered)
+    module.exit_json(
+        changed=False,
+        family=module.params["family"],
+        task_definition=normalise_task_definition(rendered),
+        tags=wanted_tags or {},
+    )
 
 
 def ensure_present(module, client, rendered):
     params = module.params
     family = params["family"]
     task_fields, container_fields = register_fields(client)
-    problems = unknown_fields(rendered, task_fields, container_fields)
-    if problems:
-        module.fail_json(
-            msg="definition has field(s) RegisterTaskDefinition does not accept: "
-            + "; ".join(problems)
-        )
-
-    definition_tags = boto3_tag_list_to_ansible_dict(
-        rendered.pop("tags", None) or [], "key", "value"
-    )
-    wanted_tags = None
-    if params["tags"] is not None or definition_tags:
-        wanted_tags = {**definition_tags, **{k: str(v) for k, v in (params["tags"] or {}).items()}}
+    check_fields(module, rendered, task_fields, container_fields)
+    rendered, wanted_tags = split_tags(module, rendered)
 
     desired = normalise_task_definition(rendered)
     current, current_tags = latest_active(module, client, family)
@@ -504,23 +659,43 @@ def main():
         family=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         definition=dict(type="dict"),
+        definition_file=dict(type="path"),
+        container=dict(type="str"),
         placeholders=dict(type="dict", default={}),
         image=dict(type="str"),
         image_containers=dict(type="list", elements="str"),
         env_file=dict(type="dict"),
+        env_file_path=dict(type="path"),
         env_containers=dict(type="list", elements="str"),
         ssm_parameter_arn_prefix=dict(type="str"),
         execution_role_arn=dict(type="str"),
         task_role_arn=dict(type="str"),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
+        cpu=dict(type="raw"),
+        memory=dict(type="raw"),
+        log_configuration=dict(type="dict"),
+        log_group=dict(type="str"),
+        log_stream_prefix=dict(type="str"),
+        environment=dict(type="dict"),
+        validate_only=dict(type="bool", default=False),
     )
     module = AssetManagerModule(
         argument_spec=argument_spec,
-        required_if=[("state", "present", ["definition"])],
+        required_if=[("state", "present", ["definition", "definition_file"], True)],
+        mutually_exclusive=[
+            ("definition", "definition_file"),
+            ("env_file", "env_file_path"),
+            ("log_configuration", "log_group"),
+        ],
+        required_by={"log_stream_prefix": "log_group"},
         supports_check_mode=True,
     )
-    if module.params["state"] == "present":
+    if module.params["validate_only"]:
+        if module.params["state"] != "present":
+            module.fail_json(msg="validate_only checks the input of state=present; remove it")
+        validate_only(module, render(module))
+    elif module.params["state"] == "present":
         rendered = render(module)
         client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
         ensure_present(module, client, rendered)

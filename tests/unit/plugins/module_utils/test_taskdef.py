@@ -12,6 +12,7 @@ from ansible_collections.leverslabs.asset_manager.plugins.module_utils.taskdef i
     diff_task_definitions,
     merge_env,
     normalise_task_definition,
+    read_json_file,
     render_task_definition,
     substitute_placeholders,
 )
@@ -268,8 +269,9 @@ def test_secret_in_env_file_plain_in_definition_fails():
         (["environment"], "must be a dictionary"),
         ({"environment": {"A": "b"}}, "must be a list"),
         ({"environment": ["A=b"]}, r"environment\[0\] must be a dictionary"),
-        ({"environment": [{"name": "A"}]}, "value must be a string"),
-        ({"environment": [{"name": "A", "value": 3000}]}, "got int 3000"),
+        ({"environment": [{"name": "A"}]}, "name and value must be strings; value is missing"),
+        ({"environment": [{"name": "A", "value": 3000}]}, "value is int 3000; quote it"),
+        ({"environment": {"A": "b"}}, "environment is not a list"),
         ({"secrets": [{"name": "A", "value": "x"}]}, "unexpected key"),
         ({"secrets": [{"valueFrom": "x"}]}, "non-empty string name"),
         ({"environment": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]}, "more than"),
@@ -323,6 +325,202 @@ def test_unknown_fields_are_reported():
     assert "definition: memroy" in problems
     assert "container 'asset-manager-web': essentail" in problems
     assert "definition: cpu" not in problems
+
+
+# ---------------------------------------------------------------------------------- input files
+
+
+def test_read_json_file_parses_and_names_the_file_on_errors(tmp_path):
+    good = tmp_path / "env.json"
+    good.write_text('{"environment": []}')
+    assert read_json_file(str(good), "env_file_path") == {"environment": []}
+    bad = tmp_path / "web-task-definition.json"
+    bad.write_text('{\n  "cpu": "256",\n  "memory" "512"\n}')
+    with pytest.raises(TaskDefinitionError) as error:
+        read_json_file(str(bad), "definition_file")
+    assert str(error.value) == (
+        f"{bad} is not valid JSON: Expecting ':' delimiter at line 3 column 12 (char 29)"
+    )
+
+
+def test_read_json_file_missing_or_directory_names_the_option(tmp_path):
+    with pytest.raises(TaskDefinitionError, match=r"definition_file .*/nope\.json does not exist"):
+        read_json_file(str(tmp_path / "nope.json"), "definition_file")
+    with pytest.raises(TaskDefinitionError, match="env_file_path .* is a directory"):
+        read_json_file(str(tmp_path), "env_file_path")
+
+
+def test_duplicate_json_keys_are_refused():
+    with pytest.raises(TaskDefinitionError, match="x.json is not valid JSON: duplicate key 'cpu'"):
+        taskdef.parse_json_text('{"cpu": "1", "cpu": "2"}', "x.json")
+
+
+def test_messages_name_the_source_files():
+    definition = web_definition()
+    definition["containerDefinitions"][0]["image"] = "$nope"
+    with pytest.raises(TaskDefinitionError, match=r"^/app/web\.json: unknown placeholder"):
+        render(definition=definition, definition_source="/app/web.json")
+    with pytest.raises(TaskDefinitionError, match=r"^/app/env\.json secrets is not a list"):
+        render(env_file={"secrets": {}}, env_source="/app/env.json")
+    with pytest.raises(TaskDefinitionError, match=r"^/app/web\.json has no containerDefinitions"):
+        render(definition={"cpu": "1"}, definition_source="/app/web.json")
+    env = env_json()
+    env["secrets"].append({"name": "APP_ENV", "valueFrom": "x"})
+    with pytest.raises(TaskDefinitionError) as error:
+        render(env_file=env, definition_source="/app/web.json", env_source="/app/env.json")
+    assert str(error.value).startswith(
+        "container 'asset-manager-web' would set APP_ENV both as a plain variable and as a secret "
+        "(/app/web.json and /app/env.json together)"
+    )
+
+
+# ------------------------------------------------------------------------ application container
+
+
+def with_sidecar():
+    definition = web_definition()
+    definition["containerDefinitions"].append(
+        {"name": "log-router", "image": "fluent-bit:1", "environment": []}
+    )
+    return definition
+
+
+def test_container_is_the_default_target_of_image_and_env():
+    rendered = render(definition=with_sidecar(), container="asset-manager-web", image="app:2")
+    web, sidecar = rendered["containerDefinitions"]
+    assert web["image"] == "app:2" and sidecar["image"] == "fluent-bit:1"
+    assert {e["name"] for e in web["environment"]} >= {"APP_ENV", "DAGSTER_HOME"}
+    assert sidecar["environment"] == [] and "secrets" not in sidecar
+    # Without container, every container is a target, as before.
+    rendered = render(definition=with_sidecar(), image="app:2")
+    assert [c["image"] for c in rendered["containerDefinitions"]] == ["app:2", "app:2"]
+
+
+def test_container_must_exist_after_placeholders():
+    definition = web_definition()
+    definition["containerDefinitions"][0]["name"] = "$container"
+    rendered = render(
+        definition=definition,
+        placeholders={**PLACEHOLDERS, "container": "am-web"},
+        container="am-web",
+    )
+    assert rendered["containerDefinitions"][0]["name"] == "am-web"
+    with pytest.raises(TaskDefinitionError, match=r"container 'web' .* containers are am-web"):
+        render(
+            definition=definition,
+            placeholders={**PLACEHOLDERS, "container": "am-web"},
+            container="web",
+        )
+
+
+def test_log_configuration_and_environment_need_the_container():
+    with pytest.raises(TaskDefinitionError, match="log_configuration .* set container"):
+        render(log_configuration={"logDriver": "awslogs"})
+    with pytest.raises(TaskDefinitionError, match="environment .* set container"):
+        render(environment={"A": "b"})
+
+
+def test_log_configuration_replaces_the_containers_only():
+    log = taskdef.awslogs_configuration("fulcrum/am/web", "eu-west-1", "web")
+    rendered = render(
+        definition=with_sidecar(), container="asset-manager-web", log_configuration=log
+    )
+    web, sidecar = rendered["containerDefinitions"]
+    assert web["logConfiguration"] == {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": "fulcrum/am/web",
+            "awslogs-region": "eu-west-1",
+            "awslogs-stream-prefix": "web",
+        },
+    }
+    assert "logConfiguration" not in sidecar
+    with pytest.raises(TaskDefinitionError, match="needs a logDriver"):
+        render(container="asset-manager-web", log_configuration={"options": {}})
+    with pytest.raises(TaskDefinitionError, match="region"):
+        taskdef.awslogs_configuration("g", None)
+
+
+def test_environment_is_merged_last_and_sorted():
+    rendered = render(
+        container="asset-manager-web",
+        environment={"DAGSTER_HOME": "/last", "DAGSTER_RUN_TASK_DEFINITION": "arn:run:7", "N": 1},
+    )
+    environment = rendered["containerDefinitions"][0]["environment"]
+    assert environment == [
+        {"name": "APP_ENV", "value": "prod"},
+        {"name": "DAGSTER_HOME", "value": "/last"},  # env.json said /opt/dagster/dagster_home
+        {"name": "DAGSTER_RUN_TASK_DEFINITION", "value": "arn:run:7"},
+        {"name": "N", "value": "1"},
+        {"name": "PORT", "value": "3000"},
+    ]
+
+
+def test_environment_values_are_not_placeholders_and_must_be_scalars():
+    rendered = render(container="asset-manager-web", environment={"COST": "$5 and $app"})
+    plain = {e["name"]: e["value"] for e in rendered["containerDefinitions"][0]["environment"]}
+    assert plain["COST"] == "$5 and $app"
+    with pytest.raises(TaskDefinitionError, match="environment: A must have a string value"):
+        render(container="asset-manager-web", environment={"A": None})
+
+
+def test_environment_name_that_is_a_secret_is_refused():
+    with pytest.raises(TaskDefinitionError) as error:
+        render(container="asset-manager-web", environment={"DAGSTER_PG_PASSWORD": "plain"})
+    assert str(error.value).startswith(
+        "environment sets DAGSTER_PG_PASSWORD, which container 'asset-manager-web' also has as a "
+        "secret"
+    )
+
+
+def test_cpu_and_memory_override_the_definition():
+    rendered = render(cpu="2 vCPU", memory=4096)
+    assert (rendered["cpu"], rendered["memory"]) == ("2048", "4096")
+    assert render(cpu="", memory=None)["cpu"] == "1024"  # empty: the definition's
+    with pytest.raises(TaskDefinitionError, match="memory 'much' is not a number of MiB"):
+        render(memory="much")
+    definition = web_definition()
+    definition["cpu"] = "one"
+    with pytest.raises(TaskDefinitionError, match="^definition cpu 'one' is not a number"):
+        render(definition=definition)
+
+
+def test_numeric_port_strings_become_ints():
+    definition = web_definition()
+    definition["containerDefinitions"][0]["portMappings"] = [
+        {"containerPort": "$web_port", "hostPort": "${web_port}", "name": "$web_port"},
+        {"containerPortRange": "7000-7010"},
+    ]
+    rendered = render(definition=definition, placeholders={**PLACEHOLDERS, "web_port": 3000})
+    assert rendered["containerDefinitions"][0]["portMappings"] == [
+        {"containerPort": 3000, "hostPort": 3000, "name": "3000"},
+        {"containerPortRange": "7000-7010"},
+    ]
+
+
+def test_role_files_render_with_the_roles_placeholders():
+    """The role's built-in definitions: plain JSON, $container and $web_port substituted."""
+    from pathlib import Path
+
+    files = Path(__file__).resolve().parents[4] / "roles/ecs_taskdefs/files"
+    placeholders = {**PLACEHOLDERS, "container": "am-web", "web_port": "3000"}
+    web = render(
+        definition=read_json_file(str(files / "web-task-definition.json"), "definition_file"),
+        env_file=read_json_file(str(files / "env.json"), "env_file_path"),
+        placeholders=placeholders,
+        container="am-web",
+    )
+    container = web["containerDefinitions"][0]
+    assert container["portMappings"] == [{"containerPort": 3000, "protocol": "tcp"}]
+    assert container["command"][3:5] == ["-p", "3000"]
+    for component in ("daemon", "run"):
+        path = files / f"{component}-task-definition.json"
+        rendered = render(
+            definition=read_json_file(str(path), "definition_file"),
+            placeholders=placeholders,
+            container="am-web",
+        )
+        assert rendered["containerDefinitions"][0]["name"] == "am-web"
 
 
 # ---------------------------------------------------------------------------------- normal form

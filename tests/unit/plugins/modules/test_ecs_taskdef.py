@@ -1,66 +1,26 @@
-"""Unit tests of ecs_taskdef's AWS path, with botocore's Stubber and AWS-shaped responses."""
+"""Unit tests of ecs_taskdef through its real main(), with botocore's Stubber and AWS-shaped
+responses (tests/unit/plugins/modules/utils.py runs the module)."""
 
 from __future__ import annotations
 
 import copy
 import datetime
+import json
 
 import boto3
 import pytest
-from ansible_collections.amazon.aws.plugins.module_utils.retries import (
-    AWSRetry,
-    RetryingBotoClientWrapper,
-)
 from botocore.stub import ANY, Stubber
 
 from ansible_collections.leverslabs.asset_manager.plugins.modules import ecs_taskdef
+from ansible_collections.leverslabs.asset_manager.tests.unit.plugins.modules.utils import (
+    Failed,
+    run_module,
+)
 
 FAMILY = "asset_manager-web-task"
 ARN = "arn:aws:ecs:us-west-1:123456789012:task-definition/" + FAMILY
 IMAGE = "123456789012.dkr.ecr.us-west-1.amazonaws.com/asset-manager:latest"
 SSM = "arn:aws:ssm:us-west-1:123456789012:parameter/asset-manager"
-
-
-class Exited(Exception):
-    pass
-
-
-class Failed(Exception):
-    pass
-
-
-class FakeModule:
-    """What ecs_taskdef uses of AnsibleAWSModule; exit and fail raise so a test can inspect them."""
-
-    def __init__(self, check_mode=False, diff=False, **params):
-        self.params = {
-            "family": FAMILY,
-            "state": "present",
-            "definition": None,
-            "placeholders": {},
-            "image": None,
-            "image_containers": None,
-            "env_file": None,
-            "env_containers": None,
-            "ssm_parameter_arn_prefix": None,
-            "execution_role_arn": None,
-            "task_role_arn": None,
-            "tags": None,
-            "purge_tags": True,
-            **params,
-        }
-        self.check_mode = check_mode
-        self._diff = diff
-        self.region = "us-west-1"
-
-    def exit_json(self, **result):
-        raise Exited(result)
-
-    def fail_json(self, **result):
-        raise Failed(result)
-
-    def fail_json_aws(self, exception, msg=None, **kwargs):
-        raise Failed({"msg": msg, "exception": exception})
 
 
 def app_definition():
@@ -90,6 +50,7 @@ def app_definition():
 
 def params(**overrides):
     result = {
+        "family": FAMILY,
         "definition": app_definition(),
         "placeholders": {"account": "123456789012", "app": "asset_manager"},
         "image": IMAGE,
@@ -176,11 +137,12 @@ def aws_description(revision=3, cpu="1024"):
 
 @pytest.fixture
 def ecs():
+    """A real ECS client under Stubber; run_module adds the module's retry wrapper."""
     client = boto3.client(
         "ecs", region_name="us-west-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
     with Stubber(client) as stubber:
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff()), stubber
+        yield client, stubber
         stubber.assert_no_pending_responses()
 
 
@@ -197,17 +159,24 @@ def expect_latest(stubber, revision=3, cpu="1024"):
     )
 
 
-def run(module, client):
-    rendered = ecs_taskdef.render(module)
-    with pytest.raises(Exited) as exited:
-        ecs_taskdef.ensure_present(module, client, rendered)
-    return exited.value.args[0]
+def refused_by_argument_spec(args, capsys):
+    """ansible-core's own argument checks fail before main() has a module to patch: read stdout."""
+    with pytest.raises(SystemExit):
+        run_module(ecs_taskdef, args)
+    return json.loads(capsys.readouterr().out)["msg"]
+
+
+def fail(args, client=None, **kwargs):
+    """The result of fail_json; without a client, any AWS client request fails the test."""
+    with pytest.raises(Failed) as failed:
+        run_module(ecs_taskdef, args, client, **kwargs)
+    return failed.value.result
 
 
 def test_unchanged_definition_registers_nothing(ecs):
     client, stubber = ecs
     expect_latest(stubber)
-    result = run(FakeModule(**params()), client)
+    result = run_module(ecs_taskdef, params(), client)
     assert result["changed"] is False
     assert result["changes"] == []
     assert (result["revision"], result["arn"]) == (3, f"{ARN}:3")
@@ -237,7 +206,7 @@ def test_cpu_change_registers_a_new_revision_keeping_tags(ecs):
             "tags": [{"key": "app", "value": "asset_manager"}],
         },
     )
-    result = run(FakeModule(diff=True, **params(definition=definition)), client)
+    result = run_module(ecs_taskdef, params(definition=definition), client, diff=True)
     assert result["changed"] is True
     assert result["changes"] == ["cpu"]
     assert (result["revision"], result["arn"]) == (4, f"{ARN}:4")
@@ -253,7 +222,7 @@ def test_check_mode_predicts_the_revision_after_deregistered_ones(ecs):
         {"taskDefinitionArns": [f"{ARN}:5"]},
         {"familyPrefix": FAMILY, "status": "INACTIVE", "sort": "DESC", "maxResults": 1},
     )
-    result = run(FakeModule(check_mode=True, **params(image="app:2")), client)
+    result = run_module(ecs_taskdef, params(image="app:2"), client, check_mode=True)
     assert result["changed"] is True
     assert result["changes"] == ["containerDefinitions[asset-manager-web].image"]
     assert (result["revision"], result["arn"]) == (6, f"{ARN}:6")
@@ -266,7 +235,7 @@ def test_tags_only_change_retags_the_revision_in_place(ecs):
     stubber.add_response(
         "tag_resource", {}, {"resourceArn": f"{ARN}:3", "tags": [{"key": "team", "value": "data"}]}
     )
-    result = run(FakeModule(**params(tags={"team": "data"})), client)
+    result = run_module(ecs_taskdef, params(tags={"team": "data"}), client)
     assert result["changed"] is True
     assert result["changes"] == ["tags"]
     assert result["revision"] == 3
@@ -285,7 +254,7 @@ def test_new_family_registers_revision_one(ecs):
         {"taskDefinition": aws_description(1)["taskDefinition"]},
         ANY_REGISTER,
     )
-    result = run(FakeModule(**params()), client)
+    result = run_module(ecs_taskdef, params(), client)
     assert result["changed"] is True and result["revision"] == 1
 
 
@@ -304,30 +273,29 @@ ANY_REGISTER = {
 
 
 def test_unknown_field_fails_before_any_aws_call(ecs):
-    client, _stubber = ecs
+    client, _stubber = ecs  # no response queued: any request would fail the test
     definition = app_definition()
     definition["containerDefinitions"][0]["essentail"] = True
-    module = FakeModule(**params(definition=definition))
-    with pytest.raises(Failed) as failed:
-        ecs_taskdef.ensure_present(module, client, ecs_taskdef.render(module))
-    assert "essentail" in failed.value.args[0]["msg"]
+    msg = fail(params(definition=definition), client)["msg"]
+    assert "essentail" in msg
+    assert "Nothing was written to AWS" in msg
 
 
 def test_missing_container_definitions_fails_before_a_client_exists():
     definition = app_definition()
     del definition["containerDefinitions"]
-    with pytest.raises(Failed) as failed:
-        ecs_taskdef.render(FakeModule(**params(definition=definition)))
-    assert "containerDefinitions" in failed.value.args[0]["msg"]
+    msg = fail(params(definition=definition))["msg"]
+    assert "containerDefinitions" in msg
+    assert "Nothing was written to AWS" in msg
 
 
 def test_source_definition_is_not_modified(ecs):
     client, stubber = ecs
     expect_latest(stubber)
-    module = FakeModule(**params())
-    pristine = copy.deepcopy(module.params)
-    run(module, client)
-    assert module.params == pristine
+    args = params()
+    pristine = copy.deepcopy(args)
+    run_module(ecs_taskdef, args, client)
+    assert args == pristine
 
 
 def test_absent_deregisters_every_active_revision(ecs):
@@ -343,8 +311,223 @@ def test_absent_deregisters_every_active_revision(ecs):
             {"taskDefinition": aws_description(revision)["taskDefinition"]},
             {"taskDefinition": f"{ARN}:{revision}"},
         )
-    with pytest.raises(Exited) as exited:
-        ecs_taskdef.ensure_absent(FakeModule(state="absent"), client)
-    result = exited.value.args[0]
+    result = run_module(ecs_taskdef, {"family": FAMILY, "state": "absent"}, client)
     assert result["changed"] is True
     assert sorted(result["deregistered"]) == [f"{ARN}:2", f"{ARN}:3"]
+
+
+# ---------------------------------------------------------------------------------- input files
+
+
+def write_json(path, data):
+    path.write_text(data if isinstance(data, str) else json.dumps(data, indent=2))
+    return str(path)
+
+
+def file_params(tmp_path, definition=None, env=None, **overrides):
+    """params() with the definition and env.json given as files instead of dictionaries."""
+    args = params(**overrides)
+    args["definition_file"] = write_json(
+        tmp_path / "web-task-definition.json",
+        args.pop("definition") if definition is None else definition,
+    )
+    args["env_file_path"] = write_json(
+        tmp_path / "env.json", args.pop("env_file") if env is None else env
+    )
+    args.pop("definition", None)
+    args.pop("env_file", None)
+    return args
+
+
+def test_definition_and_env_files_render_like_the_dictionaries(ecs, tmp_path):
+    client, stubber = ecs
+    expect_latest(stubber)
+    result = run_module(ecs_taskdef, file_params(tmp_path), client)
+    assert result["changed"] is False and result["changes"] == []
+    assert result["revision"] == 3
+
+
+@pytest.mark.parametrize("name", ["web-task-definition.json", "env.json"])
+def test_bad_json_file_names_the_file_and_the_position(tmp_path, name):
+    args = file_params(tmp_path)
+    (tmp_path / name).write_text('{\n  "containerDefinitions": [\n')
+    msg = fail(args)["msg"]
+    assert f"{tmp_path / name} is not valid JSON" in msg
+    assert "line 3 column 1" in msg
+    assert "Nothing was written to AWS" in msg
+
+
+def test_duplicate_key_in_a_json_file_is_refused(tmp_path):
+    args = file_params(tmp_path)
+    (tmp_path / "env.json").write_text('{"environment": [], "environment": []}')
+    msg = fail(args)["msg"]
+    assert f"{tmp_path / 'env.json'} is not valid JSON: duplicate key 'environment'" in msg
+
+
+def test_missing_file_names_the_option_and_the_file(tmp_path):
+    args = file_params(tmp_path)
+    args["env_file_path"] = str(tmp_path / "nope.json")
+    msg = fail(args)["msg"]
+    assert f"env_file_path {tmp_path / 'nope.json'} does not exist" in msg
+    assert "Nothing was written to AWS" in msg
+
+
+def test_messages_about_a_file_name_the_file(tmp_path):
+    env = {"environment": [{"name": "PORT", "value": 5432}]}
+    msg = fail(file_params(tmp_path, env=env))["msg"]
+    assert f"{tmp_path / 'env.json'} environment[0] (PORT): name and value must be strings" in msg
+    definition = {k: v for k, v in app_definition().items() if k != "containerDefinitions"}
+    msg = fail(file_params(tmp_path, definition=definition))["msg"]
+    assert f"{tmp_path / 'web-task-definition.json'} has no containerDefinitions" in msg
+
+
+def test_definition_and_definition_file_are_mutually_exclusive(tmp_path, capsys):
+    args = file_params(tmp_path)
+    args["definition"] = app_definition()
+    assert "mutually exclusive: definition|definition_file" in refused_by_argument_spec(
+        args, capsys
+    )
+
+
+# ---------------------------------------------------------------------------------- validate_only
+
+
+def test_validate_only_makes_no_aws_call_and_returns_the_rendering(tmp_path):
+    # No client: run_module fails the test if the module asks for one.
+    result = run_module(ecs_taskdef, {**file_params(tmp_path), "validate_only": True})
+    assert result["changed"] is False
+    container = result["task_definition"]["containerDefinitions"][0]
+    assert container["image"] == IMAGE
+    assert container["secrets"] == [
+        {"name": "DAGSTER_PG_PASSWORD", "valueFrom": SSM + "/prod/postgres_password"}
+    ]
+    assert result["task_definition"]["family"] == FAMILY
+
+
+def test_validate_only_in_check_mode_also_makes_no_aws_call():
+    result = run_module(ecs_taskdef, {**params(), "validate_only": True}, check_mode=True)
+    assert result["changed"] is False
+
+
+def test_validate_only_refuses_bad_input_and_unknown_fields():
+    definition = app_definition()
+    definition["containerDefinitions"][0]["essentail"] = True
+    msg = fail({**params(definition=definition), "validate_only": True})["msg"]
+    assert "essentail" in msg and "Nothing was written to AWS" in msg
+    env = {"environment": [{"name": "A", "value": "$regoin"}]}
+    msg = fail({**params(env_file=env), "validate_only": True})["msg"]
+    assert "$regoin" in msg
+
+
+def test_validate_only_is_for_state_present():
+    msg = fail({"family": FAMILY, "state": "absent", "validate_only": True})["msg"]
+    assert "validate_only" in msg
+
+
+# ------------------------------------------------------------------------ application container
+
+
+def with_sidecar():
+    definition = app_definition()
+    definition["containerDefinitions"].append({"name": "log-router", "image": "fluent-bit:1"})
+    return definition
+
+
+def rendered(**overrides):
+    """The task definition validate_only renders, by container name."""
+    result = run_module(ecs_taskdef, {**params(**overrides), "validate_only": True})
+    return result["task_definition"], {
+        c["name"]: c for c in result["task_definition"]["containerDefinitions"]
+    }
+
+
+def test_container_gets_image_env_log_and_environment_sidecars_are_left_alone():
+    _definition, containers = rendered(
+        definition=with_sidecar(),
+        container="asset-manager-web",
+        log_group="fulcrum/asset-manager/web",
+        log_stream_prefix="web",
+        environment={"DAGSTER_RUN_TASK_DEFINITION": f"{ARN}:7"},
+    )
+    web, sidecar = containers["asset-manager-web"], containers["log-router"]
+    assert web["image"] == IMAGE and sidecar["image"] == "fluent-bit:1"
+    # Region from the module's region option (the connection's), not from the definition.
+    assert web["logConfiguration"] == {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": "fulcrum/asset-manager/web",
+            "awslogs-region": "us-west-1",
+            "awslogs-stream-prefix": "web",
+        },
+    }
+    plain = {e["name"]: e["value"] for e in web["environment"]}
+    assert plain["DAGSTER_RUN_TASK_DEFINITION"] == f"{ARN}:7"
+    assert plain["DAGSTER_HOME"] == "/opt/dagster/dagster_home"
+    assert sidecar["environment"] == [] and "secrets" not in sidecar
+    assert "logConfiguration" not in sidecar
+
+
+def test_log_configuration_option_replaces_the_definitions():
+    log = {"logDriver": "awsfirelens", "options": {"Name": "cloudwatch"}}
+    _definition, containers = rendered(container="asset-manager-web", log_configuration=log)
+    assert containers["asset-manager-web"]["logConfiguration"] == log
+
+
+def test_log_group_and_log_configuration_are_mutually_exclusive(capsys):
+    args = params(
+        container="asset-manager-web", log_group="g", log_configuration={"logDriver": "awslogs"}
+    )
+    msg = refused_by_argument_spec({**args, "validate_only": True}, capsys)
+    assert "mutually exclusive: log_configuration|log_group" in msg
+
+
+def test_environment_replaces_an_env_json_entry_of_the_same_name():
+    _definition, containers = rendered(
+        container="asset-manager-web", environment={"DAGSTER_HOME": "/elsewhere", "RETRIES": 3}
+    )
+    plain = {e["name"]: e["value"] for e in containers["asset-manager-web"]["environment"]}
+    assert plain["DAGSTER_HOME"] == "/elsewhere"
+    assert plain["RETRIES"] == "3"
+
+
+def test_environment_name_that_is_a_secret_is_refused():
+    args = params(container="asset-manager-web", environment={"DAGSTER_PG_PASSWORD": "x"})
+    msg = fail({**args, "validate_only": True})["msg"]
+    assert "environment sets DAGSTER_PG_PASSWORD" in msg
+    assert "secret" in msg and "Nothing was written to AWS" in msg
+
+
+def test_container_must_be_in_the_definition():
+    msg = fail({**params(container="asset-manager-wbe"), "validate_only": True})["msg"]
+    assert "container 'asset-manager-wbe'" in msg
+    assert "asset-manager-web" in msg.split("its containers are")[1]
+
+
+def test_cpu_and_memory_options_override_the_definition(ecs):
+    client, stubber = ecs
+    expect_latest(stubber)
+    registered = aws_description(4, cpu="2048")["taskDefinition"]
+    stubber.add_response(
+        "register_task_definition",
+        {"taskDefinition": registered},
+        {**ANY_REGISTER, "cpu": "2048", "memory": "4096", "tags": ANY},
+    )
+    result = run_module(ecs_taskdef, params(cpu="2 vCPU", memory=4096), client)
+    assert result["changed"] is True
+    assert result["changes"] == ["cpu", "memory"]
+
+
+def test_bad_cpu_is_refused():
+    msg = fail({**params(cpu="lots"), "validate_only": True})["msg"]
+    assert "cpu 'lots' is not a number of CPU units" in msg
+
+
+def test_port_placeholder_becomes_a_number():
+    definition = app_definition()
+    definition["containerDefinitions"][0]["portMappings"] = [{"containerPort": "$web_port"}]
+    _definition, containers = rendered(
+        definition=definition, placeholders={"account": "1", "app": "a", "web_port": 3000}
+    )
+    assert containers["asset-manager-web"]["portMappings"] == [
+        {"containerPort": 3000, "hostPort": 3000, "protocol": "tcp"}
+    ]
