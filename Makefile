@@ -72,6 +72,7 @@ build: venv
 clean:
 	rm -rf .cache .collections $(VENV)
 
-# Full deploy, no-op rerun and check-mode plan on a fresh emulator (RUNS=3 for more samples).
+# First deploy, no-op rerun, check plan and a one-role tag rerun on fresh emulators, beside the
+# floor (the same AWS calls in one boto3 process) and the guide's CLI steps; medians of RUNS (3).
 benchmark: venv link
-	scripts/benchmark.sh $(or $(RUNS),1)
+	scripts/benchmark.sh $(or $(RUNS),3)

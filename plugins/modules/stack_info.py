@@ -245,7 +245,7 @@ class Lookup:
             )
         return self._clients[name]
 
-    def named(self, option, quote=True):
+    def named(self, option, quote=False):
         """The option's value, plus the inventory variable that sets it, for messages."""
         variable = self.params["variables"].get(option)
         value = f"'{self.params[option]}'" if quote else self.params[option]
@@ -271,8 +271,7 @@ def read_vpc(lookup):
     if len(vpcs) != 1:
         return lookup.miss(
             "vpc",
-            f"Found {len(vpcs)} VPCs tagged Name={lookup.named('vpc_name', quote=False)}; expected "
-            "exactly one.",
+            f"Found {len(vpcs)} VPCs tagged Name={lookup.named('vpc_name')}; expected exactly one.",
         )
     return vpcs[0]["VpcId"]
 

@@ -11,13 +11,15 @@ import boto3
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import (
     AWSRetry,
     RetryingBotoClientWrapper,
 )
 from botocore.stub import ANY, Stubber
 
+from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
+    AssetManagerModule,
+)
 from ansible_collections.leverslabs.asset_manager.plugins.modules import alb_oidc_rule as mod
 
 LISTENER_ARN = (
@@ -449,7 +451,7 @@ def stubbed(monkeypatch):
     )
     stubber = Stubber(client)
     wrapped = RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff())
-    monkeypatch.setattr(AnsibleAWSModule, "client", lambda self, *a, **kw: wrapped)
+    monkeypatch.setattr(AssetManagerModule, "client", lambda self, *a, **kw: wrapped)
 
     def exit_json(self, **kwargs):
         raise ModuleExit(kwargs, self.no_log_values)

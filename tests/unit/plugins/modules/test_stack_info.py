@@ -101,9 +101,9 @@ def test_every_missing_required_part_is_named_at_once():
         )
     message = failed.value.result["msg"]
     assert "Found 0 VPCs tagged Name=no-such-vpc (variable asset_manager_vpc_name)" in message
-    assert "ECS cluster 'c' not found" in message
+    assert "ECS cluster c not found" in message
     assert "IAM execution role 'exec' not found (variables x_role)" in message
-    assert "Found 0 ISSUED ACM certificates for '*.example.com'" in message
+    assert "Found 0 ISSUED ACM certificates for *.example.com" in message
 
 
 def test_missing_but_not_required_is_reported_not_failed():

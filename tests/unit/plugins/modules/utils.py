@@ -15,6 +15,10 @@ from unittest import mock
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
+    AssetManagerModule,
+)
+
 CONNECTION = {
     "region": "us-west-1",
     "access_key": "testing",
@@ -62,7 +66,7 @@ def run_module(module, args, client=None, check_mode=False, diff=False):
         mock.patch.object(AnsibleAWSModule, "exit_json", _exit_json),
         mock.patch.object(AnsibleAWSModule, "fail_json", _fail_json),
         mock.patch.object(
-            AnsibleAWSModule, "client", lambda self, service, *a, **kw: _wrap(client, service, kw)
+            AssetManagerModule, "client", lambda self, service, *a, **kw: _wrap(client, service, kw)
         ),
     ):
         try:
