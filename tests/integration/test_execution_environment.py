@@ -92,14 +92,14 @@ def test_requirement_files_are_copied_into_build(context):
     pins = {
         line.split("==")[0]: line.split("==")[1]
         for line in (ROOT / "requirements.txt").read_text().splitlines()
-        if line.startswith(("boto3==", "botocore=="))
+        if line.startswith(("boto3==", "botocore==", "mitogen=="))
     }
     ee_pins = dict(
         line.split("==")
         for line in (build / "requirements.txt").read_text().splitlines()
         if "==" in line
     )
-    assert ee_pins == pins  # the EE runs the boto3 the tests run against
+    assert ee_pins == pins  # the EE runs the boto3 and mitogen the tests run against
 
 
 def test_the_collection_tarball_is_in_the_context_under_the_name_the_requirements_use(context):
