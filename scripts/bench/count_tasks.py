@@ -1,7 +1,8 @@
 """Counts the tasks a run executed (not skipped), and how many of them are bookkeeping.
 
     ANSIBLE_STDOUT_CALLBACK=ansible.posix.json ansible-playbook ... | python count_tasks.py
-Bookkeeping: tasks that make no AWS call (assert, set_fact, debug, includes, argument specs).
+Bookkeeping: tasks that make no AWS call (assert, set_fact, debug, includes, argument specs, and
+the offline validate_only check of ecs_taskdef).
 """
 
 import json
@@ -30,7 +31,11 @@ def main():
                     continue
                 executed += 1
                 action = (result.get("action") or task["task"].get("action", "")).split(".")[-1]
-                bookkeeping += action in BOOKKEEPING
+                first = (result.get("results") or [result])[0]
+                offline = (
+                    (first.get("invocation") or {}).get("module_args", {}).get("validate_only")
+                )
+                bookkeeping += action in BOOKKEEPING or bool(offline)
     print(f"{executed} {bookkeeping}")
 
 
