@@ -1,4 +1,4 @@
-"""Records every AWS API call a Python process makes, for the benchmark's floor (scripts/bench/floor.py).
+"""Records every AWS API call a Python process makes, for the benchmark's floor (bench/floor.py).
 
 On PYTHONPATH with BENCH_RECORD=<file>, every Python process started (ansible-playbook and each
 module it runs) appends one JSON line per botocore call: service, operation, parameters and the
