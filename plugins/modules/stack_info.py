@@ -10,10 +10,11 @@ version_added: 0.2.0
 short_description: Look up the Asset Manager stack's prerequisites and resources in one pass
 description:
   - Reads, by name or tag, everything the collection's roles and playbooks refer to but do not
-    create in the same task, in one process and with one behaviour for "not found": the account,
-    the VPC and its public and private subnets, the ECS cluster, the ECR repository, the execution
-    and task roles, the ACM certificate, the public hosted zone, the stack's security groups, load
-    balancer (with its listeners and attributes), target group and services.
+    create in the same task, in one process and with one behaviour for a part that is not found.
+  - The parts are the account, the VPC and its public and private subnets, the ECS cluster, the
+    ECR repository, the execution and task roles, the ACM certificate, the public hosted zone, and
+    the stack's security groups, load balancer (with its listeners and attributes), target group
+    and services.
   - A part that does not exist is returned as V(null) and listed in RV(missing), with a message
     in RV(messages); it is an error only when it is named in O(require). Then the module fails
     once, naming every required part that is missing, so an operator sees all of them at once.
@@ -78,8 +79,8 @@ options:
     default: []
   variables:
     description:
-      - For messages only: the inventory variable that names each option, for example
-        C({vpc_name: asset_manager_vpc_name}), so a message says what to change.
+      - For messages only. The inventory variable that names each option, for example
+        C({vpc_name: asset_manager_vpc_name}), so that a message says what to change.
     type: dict
     default: {}
 extends_documentation_fragment:
