@@ -45,7 +45,8 @@ options:
     description: Name of the ECR repository of the application image.
     type: str
   roles:
-    description: IAM role names by purpose, for example C({execution: ..., task: ...}).
+    description:
+      - IAM role names by purpose, for example C({execution: ..., task: ...}).
     type: dict
     default: {}
   certificate_domain:
@@ -66,7 +67,8 @@ options:
     description: Name of the target group.
     type: str
   services:
-    description: ECS service names in O(cluster) by purpose, for example C({web: ..., daemon: ...}).
+    description:
+      - ECS service names in O(cluster) by purpose, for example C({web: ..., daemon: ...}).
     type: dict
     default: {}
   require:
