@@ -46,7 +46,7 @@ options:
     type: str
   roles:
     description:
-      - IAM role names by purpose, for example C({execution: ..., task: ...}).
+      - IAM role names by purpose, keys such as C(execution) and C(task).
     type: dict
     default: {}
   certificate_domain:
@@ -57,7 +57,7 @@ options:
     type: str
   security_groups:
     description:
-      - Security group names in the VPC by purpose, for example C({alb: ..., services: ...}).
+      - Security group names in the VPC by purpose, keys such as C(alb) and C(services).
     type: dict
     default: {}
   load_balancer:
@@ -68,7 +68,7 @@ options:
     type: str
   services:
     description:
-      - ECS service names in O(cluster) by purpose, for example C({web: ..., daemon: ...}).
+      - ECS service names in O(cluster) by purpose, keys such as C(web) and C(daemon).
     type: dict
     default: {}
   require:
@@ -82,7 +82,7 @@ options:
   variables:
     description:
       - For messages only. The inventory variable that names each option, for example
-        C({vpc_name: asset_manager_vpc_name}), so that a message says what to change.
+        C(vpc_name=asset_manager_vpc_name), so that a message says what to change.
     type: dict
     default: {}
 extends_documentation_fragment:
