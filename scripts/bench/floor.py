@@ -12,6 +12,7 @@ of something not there yet) are made again and expected to fail.
 """
 
 import json
+import re
 import sys
 import time
 
@@ -34,6 +35,13 @@ def learn(recorded, actual, mapping):
             learn(left, right, mapping)
     elif _identifier(recorded) and _identifier(actual) and recorded != actual:
         mapping[recorded] = actual
+        # Parts too: a call may pass a bare ID its answer gave inside a path or an ARN
+        # (/hostedzone/ID, .../loadbalancer/app/name/ID).
+        left, right = re.split(r"[/:]", recorded), re.split(r"[/:]", actual)
+        if len(left) == len(right):
+            for part, other in zip(left, right, strict=True):
+                if part != other and _identifier(part) and _identifier(other):
+                    mapping[part] = other
 
 
 def substitute(params, mapping):
