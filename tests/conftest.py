@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -210,3 +211,22 @@ def seeded(run_site):
     which every site run's pre-flight requires."""
     proc = run_site(playbook="playbooks/emulator_prerequisites.yml")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+# The pre-flight's own tasks: argument specs and offline checks. Any other task may call AWS.
+_OFFLINE_TASK = re.compile(r"^TASK \[[^\]]*: (Validating arguments against arg spec|Check )")
+
+
+@pytest.fixture(scope="session")
+def aws_tasks():
+    """The task headers of a run's output that are not pre-flight checks: a run refused before
+    any AWS call shows none."""
+
+    def headers(output: str) -> list[str]:
+        return [
+            line
+            for line in output.splitlines()
+            if line.startswith("TASK [") and not _OFFLINE_TASK.match(line)
+        ]
+
+    return headers

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# The pre-flight's own tasks: argument specs, offline checks. Any other task may call AWS.
-OFFLINE = re.compile(r"^TASK \[[^\]]*: (Validating arguments against arg spec|Check )")
-
-
-def aws_tasks(output: str) -> list[str]:
-    """The task headers of a run that are not pre-flight checks."""
-    return [
-        line
-        for line in output.splitlines()
-        if line.startswith("TASK [") and not OFFLINE.match(line)
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +35,7 @@ def test_vpc_tag_that_matches_nothing(site, nothing_written):
     assert "Found 0 VPCs tagged Name=no-such-vpc (variable asset_manager_vpc_name)" in proc.stdout
 
 
-def test_retention_cloudwatch_does_not_accept(site, nothing_written):
+def test_retention_cloudwatch_does_not_accept(site, nothing_written, aws_tasks):
     proc = site("-e", "storage_log_retention_days=42")
     assert proc.returncode != 0
     assert "storage_log_retention_days" in proc.stdout
@@ -56,7 +44,7 @@ def test_retention_cloudwatch_does_not_accept(site, nothing_written):
     assert aws_tasks(proc.stdout) == []
 
 
-def test_missing_secret_variable(site, nothing_written, tmp_path):
+def test_missing_secret_variable(site, nothing_written, tmp_path, aws_tasks):
     inventory = tmp_path / "inventory"
     shutil.copytree(ROOT / "inventories/local", inventory)
     main = inventory / "group_vars/all/main.yml"

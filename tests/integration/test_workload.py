@@ -386,24 +386,24 @@ def web_json():
     ],
 )
 def test_bad_application_files_fail_before_any_write(
-    deployed, play, clients, tmp_path, name, content, message
+    deployed, play, clients, tmp_path, name, content, message, aws_tasks
 ):
     before = state(clients["ecs"])
     result = play(*broken_app(tmp_path, name, content))
     assert result.rc != 0
     assert message in result.flat, result
     assert "Nothing was written to AWS" in result.flat
-    # Refused in the pre-flight checks, before the first role's first AWS call.
-    assert "TASK [leverslabs.asset_manager.network_security" not in result.output
+    # Refused in the pre-flight checks, before the first AWS call.
+    assert aws_tasks(result.output) == []
     assert state(clients["ecs"]) == before
 
 
-def test_two_daemons_are_refused(deployed, play, clients):
+def test_two_daemons_are_refused(deployed, play, clients, aws_tasks):
     before = state(clients["ecs"])
     result = play("-e", "ecs_services_daemon_desired_count=2")
     assert result.rc != 0
     assert "ecs_services_daemon_desired_count must be one of: 1, got: 2" in result.flat, result
-    assert "TASK [leverslabs.asset_manager.network_security" not in result.output
+    assert aws_tasks(result.output) == []
     assert state(clients["ecs"]) == before
 
 
