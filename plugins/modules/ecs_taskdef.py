@@ -164,6 +164,16 @@ options:
       - 'For example C({DAGSTER_RUN_TASK_DEFINITION: <run family:revision ARN>}).'
       - A name that is also a secret of the container fails the task.
     type: dict
+  reuse:
+    description:
+      - ARNs of revisions to keep using when their definition equals the rendered one, although a
+        later revision exists (for example the revision a service runs after a rollback), so that
+        no identical revision is registered.
+      - Ignored when the latest C(ACTIVE) revision was registered outside this module (RV(drift)):
+        then the rendered definition is registered again, as the latest revision.
+    type: list
+    elements: str
+    default: []
   validate_only:
     description:
       - Read, render and validate the definition exactly as O(state=present) would, then exit
@@ -178,6 +188,10 @@ notes:
   - The latest C(ACTIVE) revision is found with ListTaskDefinitions (C(status=ACTIVE),
     C(sort=DESC)) and described by its ARN with its tags.
   - When O(tags) is not set, a new revision keeps the tags of the previous one.
+  - Each revision it registers carries the tag C(leverslabs.asset_manager:sha256), the digest of
+    its normalised definition. A latest revision without it, or whose definition no longer has
+    that digest, was registered by someone else: it is reported as RV(drift), with a warning, and
+    replaced by a new revision of the rendered definition.
   - In check mode nothing is written; RV(revision) and RV(arn) are the predicted next revision.
   - Every refusal of bad input happens before any AWS call and says that nothing was written.
   - Diff mode returns the normalised definitions, with their tags, before and after.
@@ -332,6 +346,20 @@ changes:
   type: list
   elements: str
   sample: ["cpu", "containerDefinitions[asset-manager-web].image"]
+drift:
+  description:
+    - The latest C(ACTIVE) revision when it was registered outside this module (no content tag,
+      or a definition that does not match it), with the C(image) of each of its containers; C({})
+      otherwise. It is never reused.
+  returned: when O(state=present)
+  type: dict
+  sample:
+    arn: arn:aws:ecs:us-west-1:123456789012:task-definition/asset_manager-web-task:8
+    images: {asset-manager-web: attacker.example/evil:2}
+reused:
+  description: Whether RV(arn) is one of O(reuse), kept because it equals the rendered definition.
+  returned: when O(state=present)
+  type: bool
 deregistered:
   description: The ARNs of the revisions deregistered (that would be, in check mode).
   returned: when O(state=absent)
@@ -350,6 +378,9 @@ diff:
       description: What the latest C(ACTIVE) revision is after this run, or C({}) when absent.
       type: dict
 """
+
+import hashlib
+import json
 
 try:
     import botocore
@@ -382,6 +413,25 @@ from ansible_collections.leverslabs.asset_manager.plugins.module_utils.taskdef i
 )
 
 _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
+# The tag that marks a revision this module registered: the digest of its normalised definition.
+CONTENT_TAG = "leverslabs.asset_manager:sha256"
+
+
+def content_digest(normalised):
+    """The SHA-256 of a normalised definition, the same for the same content on any run."""
+    text = json.dumps(normalised, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def drift_of(normalised, tags):
+    """Whether a described revision was registered outside this module: its content tag is
+    missing or names other content (someone re-registered or edited a copy of it)."""
+    return tags.get(CONTENT_TAG) != content_digest(normalised)
+
+
+def container_images(definition):
+    return {c.get("name"): c.get("image") for c in definition.get("containerDefinitions") or []}
 
 
 @AWSRetry.jittered_backoff()
@@ -431,6 +481,29 @@ def untag_resource(client, arn, keys):
 
 def deregister_task_definition(client, arn):
     client.deregister_task_definition(taskDefinition=arn, aws_retry=True)
+
+
+def described(module, client, arn):
+    """(described taskDefinition, tags dict) of one revision."""
+    try:
+        response = describe_task_definition(client, arn)
+    except _BOTO_ERRORS as e:
+        module.fail_json_aws(e, msg=f"Failed to describe {arn}")
+    tags = boto3_tag_list_to_ansible_dict(response.get("tags") or [], "key", "value")
+    return response["taskDefinition"], tags
+
+
+def reusable(module, client, family, desired, task_fields):
+    """The first revision of O(reuse) of this family whose definition equals ``desired``."""
+    for arn in module.params["reuse"]:
+        if not arn or parse_task_definition_arn(arn)[0] != family:
+            continue
+        candidate, tags = described(module, client, arn)
+        if candidate.get("status", "ACTIVE") != "ACTIVE":
+            continue
+        if not diff_task_definitions(normalise_task_definition(candidate, task_fields), desired):
+            return candidate, tags
+    return None, {}
 
 
 def latest_active(module, client, family):
@@ -575,26 +648,51 @@ def ensure_present(module, client, rendered):
     rendered, wanted_tags = split_tags(module, rendered)
 
     desired = normalise_task_definition(rendered)
+    digest = content_digest(desired)
     current, current_tags = latest_active(module, client, family)
     before = normalise_task_definition(current, task_fields) if current else None
 
     changes = diff_task_definitions(before, desired) if before is not None else []
-    register = before is None or bool(changes)
-    tags_to_set, tags_to_unset = {}, []
-    if wanted_tags is not None:
-        tags_to_set, tags_to_unset = compare_aws_tags(
-            current_tags, wanted_tags, purge_tags=params["purge_tags"]
+    # A latest revision equal to the rendered one is kept whoever registered it (it is only
+    # tagged); one that differs and was not registered here is drift, never reused.
+    drift = {}
+    if changes and drift_of(before, current_tags):
+        drift = {"arn": current["taskDefinitionArn"], "images": container_images(before)}
+        module.warn(
+            f"{current['taskDefinitionArn']} was registered outside leverslabs.asset_manager "
+            f"(images {drift['images']}); registering the rendered definition as the latest "
+            "revision instead."
         )
+    reused = False
+    if changes and not drift:
+        candidate, candidate_tags = reusable(module, client, family, desired, task_fields)
+        if candidate:
+            current, current_tags, reused = candidate, candidate_tags, True
+            before, changes = normalise_task_definition(candidate, task_fields), []
+    register = before is None or bool(changes) or bool(drift)
+    # The content tag always; the other tags only when O(tags) or the definition name them.
+    wanted_tags = {**(current_tags if wanted_tags is None else wanted_tags), CONTENT_TAG: digest}
+    tags_to_set, tags_to_unset = compare_aws_tags(
+        current_tags, wanted_tags, purge_tags=params["purge_tags"]
+    )
     # The tags the latest revision ends up with; aws:* tags are AWS's own and never set by us.
     final_tags = {k: v for k, v in current_tags.items() if k not in tags_to_unset}
     final_tags.update(tags_to_set)
     if register:
         final_tags = {k: v for k, v in final_tags.items() if not k.startswith("aws:")}
-    if before is not None and (tags_to_set or tags_to_unset):
+    # A new revision's content tag is new by definition: not a change of the tags.
+    tag_changes = set(tags_to_set) - ({CONTENT_TAG} if register else set()) | set(tags_to_unset)
+    if before is not None and tag_changes:
         changes.append("tags")
     changed = register or bool(tags_to_set or tags_to_unset)
 
-    result = {"changed": changed, "family": family, "changes": changes}
+    result = {
+        "changed": changed,
+        "family": family,
+        "changes": changes,
+        "drift": drift,
+        "reused": reused,
+    }
     if module.check_mode:
         if register:
             revision, arn = predicted_arn(module, client, family, current)
@@ -678,6 +776,7 @@ def main():
         log_group=dict(type="str"),
         log_stream_prefix=dict(type="str"),
         environment=dict(type="dict"),
+        reuse=dict(type="list", elements="str", default=[]),
         validate_only=dict(type="bool", default=False),
     )
     module = AssetManagerModule(

@@ -69,13 +69,28 @@ options:
   services:
     description:
       - ECS service names in O(cluster) by purpose, keys such as C(web) and C(daemon).
+      - For each ACTIVE one, the revision it runs is described too, for the image of each of its
+        containers (what a site run keeps when no image is given).
     type: dict
     default: {}
+  environment_variables:
+    description:
+      - Names of container environment variables to report from the revisions the services run
+        (for example the one holding the run task definition's ARN). Only these are returned, so
+        that no other value of a container's environment reaches the output.
+    type: list
+    elements: str
+    default: []
+  image_tag:
+    description:
+      - A tag of O(repository) to resolve to its image digest (part C(image)), so that a task
+        definition names exactly one image.
+    type: str
   require:
     description:
       - Parts that must exist, among C(account), C(vpc), C(subnets), C(cluster), C(repository),
         C(roles), C(certificate), C(hosted_zone), C(security_groups), C(load_balancer),
-        C(target_group) and C(services). The module fails, naming each missing one.
+        C(target_group), C(services) and C(image) (the digest of O(image_tag)). The module fails, naming each missing one.
     type: list
     elements: str
     default: []
@@ -197,9 +212,16 @@ target_group:
 services:
   description:
     - ACTIVE services by purpose (C(arn), C(task_definition), C(desired_count), C(running_count),
-      C(pending_count), C(deployments)); a missing one is null.
+      C(pending_count), C(deployments), and C(containers) of the revision it runs, by name, each
+      with its C(image) and the O(environment_variables) it sets); a missing one is null.
   returned: always
   type: dict
+image:
+  description: The O(image_tag) and the C(digest) it names in O(repository); null if not asked or
+    not found.
+  returned: always
+  type: dict
+  sample: {tag: v42, digest: "sha256:6b773dc8e7b3b007489ebebfa8860288cfed9212f80083b9657fc2bb15463b97"}
 """
 
 import concurrent.futures
@@ -229,6 +251,7 @@ PARTS = (
     "load_balancer",
     "target_group",
     "services",
+    "image",
 )
 
 
@@ -351,6 +374,35 @@ def read_repository(lookup):
         "scan_on_push": bool((repo.get("imageScanningConfiguration") or {}).get("scanOnPush")),
         "tag_immutability": repo.get("imageTagMutability", "MUTABLE") != "MUTABLE",
     }
+
+
+def read_image(lookup):
+    """The digest that the repository's O(image_tag) names now, as ECR's DescribeImages says."""
+    params = lookup.params
+    tag = params["image_tag"]
+    try:
+        details = lookup.client("ecr").describe_images(
+            repositoryName=params["repository"], imageIds=[{"imageTag": tag}], aws_retry=True
+        )["imageDetails"]
+    except is_boto3_error_code(("ImageNotFoundException", "RepositoryNotFoundException")):
+        details = []
+    if not details:
+        return lookup.miss(
+            "image",
+            f"Image tag {lookup.named('image_tag', quote=True)} not found in ECR repository "
+            f"{params['repository']}; push it first (playbooks/release.yml builds and pushes).",
+        )
+    return {"tag": tag, "digest": details[0]["imageDigest"]}
+
+
+def _repository(lookup, stack):
+    params = lookup.params
+    stack["repository"] = read_repository(lookup) if params["repository"] else None
+    stack["image"] = None
+    if params["image_tag"] and stack["repository"]:
+        stack["image"] = read_image(lookup)
+    elif params["image_tag"]:
+        lookup.miss("image", "No image: the ECR repository was not found.")
 
 
 def read_roles(lookup):
@@ -495,6 +547,7 @@ def read_services(lookup):
         result[purpose] = service and {
             "arn": service["serviceArn"],
             "task_definition": service["taskDefinition"],
+            "containers": read_containers(lookup, service["taskDefinition"]),
             "desired_count": service.get("desiredCount"),
             "running_count": service.get("runningCount"),
             "pending_count": service.get("pendingCount"),
@@ -515,6 +568,31 @@ def read_services(lookup):
             "ecs_services role creates them (--tags ecs_services).",
         )
     return result
+
+
+def running_containers(container_definitions, variables):
+    """{container name: {image, environment}} of a revision, the environment cut to ``variables``."""
+    wanted = set(variables)
+    return {
+        container["name"]: {
+            "image": container.get("image"),
+            "environment": {
+                item["name"]: item.get("value")
+                for item in container.get("environment") or []
+                if item.get("name") in wanted
+            },
+        }
+        for container in container_definitions
+    }
+
+
+def read_containers(lookup, task_definition_arn):
+    definition = lookup.client("ecs").describe_task_definition(
+        taskDefinition=task_definition_arn, aws_retry=True
+    )["taskDefinition"]
+    return running_containers(
+        definition.get("containerDefinitions") or [], lookup.params["environment_variables"]
+    )
 
 
 def _network(lookup, stack):
@@ -563,7 +641,7 @@ CHAINS = (
     ("ec2", _network),
     ("ecs", _cluster),
     ("iam", _roles),
-    ("ecr", _single("repository", "repository", read_repository)),
+    ("ecr", _repository),
     ("acm", _single("certificate_arn", "certificate_domain", read_certificate)),
     ("route53", _single("hosted_zone_id", "hosted_zone", read_hosted_zone)),
     ("elbv2", _single("load_balancer", "load_balancer", read_load_balancer)),
@@ -601,6 +679,7 @@ def asked_parts(params):
         ("load_balancer", "load_balancer"),
         ("target_group", "target_group"),
         ("services", "services"),
+        ("image", "image_tag"),
     ):
         if params[option]:
             asked.add(part)
@@ -622,6 +701,8 @@ def main():
         load_balancer=dict(type="str"),
         target_group=dict(type="str"),
         services=dict(type="dict", default={}),
+        environment_variables=dict(type="list", elements="str", default=[]),
+        image_tag=dict(type="str"),
         require=dict(type="list", elements="str", default=[]),
         variables=dict(type="dict", default={}),
     )

@@ -11,6 +11,9 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
+from ansible_collections.leverslabs.asset_manager.plugins.module_utils.taskdef import (
+    normalise_task_definition,
+)
 from ansible_collections.leverslabs.asset_manager.plugins.modules import ecs_taskdef
 from ansible_collections.leverslabs.asset_manager.tests.unit.plugins.modules.utils import (
     Failed,
@@ -64,12 +67,25 @@ def params(**overrides):
     return result
 
 
-def aws_description(revision=3, cpu="1024"):
+def aws_description(revision=3, cpu="1024", image=IMAGE, ours=True):
     """A DescribeTaskDefinition response as AWS returns it for what params() renders.
 
     AWS adds defaults (cpu 0, essential, hostPort, protocol, health check timings, empty lists,
-    secretOptions, systemControls), read-only fields, and orders variables its own way.
+    secretOptions, systemControls), read-only fields, and orders variables its own way. ``ours``:
+    registered by the module, so tagged with the digest of its content; otherwise out of band.
     """
+    response = _aws_description(revision, cpu)
+    response["taskDefinition"]["containerDefinitions"][0]["image"] = image
+    if ours:
+        fields, _container_fields = ecs_taskdef.register_fields()
+        normal = normalise_task_definition(response["taskDefinition"], fields)
+        response["tags"].append(
+            {"key": ecs_taskdef.CONTENT_TAG, "value": ecs_taskdef.content_digest(normal)}
+        )
+    return response
+
+
+def _aws_description(revision, cpu):
     return {
         "taskDefinition": {
             "taskDefinitionArn": f"{ARN}:{revision}",
@@ -146,17 +162,25 @@ def ecs():
         stubber.assert_no_pending_responses()
 
 
-def expect_latest(stubber, revision=3, cpu="1024"):
+def expect_latest(stubber, revision=3, cpu="1024", **description):
     stubber.add_response(
         "list_task_definitions",
         {"taskDefinitionArns": [f"{ARN}:{revision}"]},
         {"familyPrefix": FAMILY, "status": "ACTIVE", "sort": "DESC", "maxResults": 1},
     )
+    expect_describe(stubber, revision, cpu, **description)
+
+
+def expect_describe(stubber, revision=3, cpu="1024", **description):
     stubber.add_response(
         "describe_task_definition",
-        aws_description(revision, cpu),
+        aws_description(revision, cpu, **description),
         {"taskDefinition": f"{ARN}:{revision}", "include": ["TAGS"]},
     )
+
+
+def content_tag(result):
+    return result["tags"][ecs_taskdef.CONTENT_TAG]
 
 
 def refused_by_argument_spec(args, capsys):
@@ -180,7 +204,8 @@ def test_unchanged_definition_registers_nothing(ecs):
     assert result["changed"] is False
     assert result["changes"] == []
     assert (result["revision"], result["arn"]) == (3, f"{ARN}:3")
-    assert result["tags"] == {"app": "asset_manager"}
+    assert result["tags"] == {"app": "asset_manager", ecs_taskdef.CONTENT_TAG: content_tag(result)}
+    assert result["drift"] == {} and result["reused"] is False
     # The normal form carries no read-only field and no secret value, only references.
     assert "registeredAt" not in result["task_definition"]
     assert result["task_definition"]["family"] == FAMILY
@@ -203,7 +228,10 @@ def test_cpu_change_registers_a_new_revision_keeping_tags(ecs):
             "memory": "2048",
             "executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
             "containerDefinitions": ANY,
-            "tags": [{"key": "app", "value": "asset_manager"}],
+            "tags": [
+                {"key": "app", "value": "asset_manager"},
+                {"key": ecs_taskdef.CONTENT_TAG, "value": ANY},
+            ],
         },
     )
     result = run_module(ecs_taskdef, params(definition=definition), client, diff=True)
@@ -239,7 +267,8 @@ def test_tags_only_change_retags_the_revision_in_place(ecs):
     assert result["changed"] is True
     assert result["changes"] == ["tags"]
     assert result["revision"] == 3
-    assert result["tags"] == {"team": "data"}
+    # The content tag is the module's own: O(tags) with purge_tags never removes it.
+    assert result["tags"] == {"team": "data", ecs_taskdef.CONTENT_TAG: content_tag(result)}
 
 
 def test_new_family_registers_revision_one(ecs):
@@ -268,6 +297,7 @@ ANY_REGISTER = {
         "memory",
         "executionRoleArn",
         "containerDefinitions",
+        "tags",
     )
 }
 
@@ -510,7 +540,7 @@ def test_cpu_and_memory_options_override_the_definition(ecs):
     stubber.add_response(
         "register_task_definition",
         {"taskDefinition": registered},
-        {**ANY_REGISTER, "cpu": "2048", "memory": "4096", "tags": ANY},
+        {**ANY_REGISTER, "cpu": "2048", "memory": "4096"},
     )
     result = run_module(ecs_taskdef, params(cpu="2 vCPU", memory=4096), client)
     assert result["changed"] is True
@@ -531,3 +561,57 @@ def test_port_placeholder_becomes_a_number():
     assert containers["asset-manager-web"]["portMappings"] == [
         {"containerPort": 3000, "hostPort": 3000, "protocol": "tcp"}
     ]
+
+
+EVIL = "attacker.example/evil:2"
+
+
+def test_latest_revision_registered_out_of_band_is_drift_and_replaced(ecs):
+    client, stubber = ecs
+    expect_latest(stubber, revision=8, image=EVIL, ours=False)
+    stubber.add_response(
+        "register_task_definition",
+        {"taskDefinition": aws_description(9)["taskDefinition"]},
+        ANY_REGISTER,
+    )
+    # Even a reuse candidate equal to the rendered definition is not enough: the latest revision
+    # must be the collection's again, for anyone who follows the family's latest revision.
+    result = run_module(ecs_taskdef, params(reuse=[f"{ARN}:3"]), client)
+    assert result["changed"] is True and result["revision"] == 9
+    assert result["drift"] == {"arn": f"{ARN}:8", "images": {"asset-manager-web": EVIL}}
+    assert result["reused"] is False
+
+
+def test_latest_revision_equal_to_the_rendering_is_kept_whoever_registered_it(ecs):
+    client, stubber = ecs
+    expect_latest(stubber, ours=False)  # registered before the content tag existed
+    stubber.add_response(
+        "tag_resource",
+        {},
+        {"resourceArn": f"{ARN}:3", "tags": [{"key": ecs_taskdef.CONTENT_TAG, "value": ANY}]},
+    )
+    result = run_module(ecs_taskdef, params(), client)
+    assert result["changes"] == ["tags"] and result["revision"] == 3 and result["drift"] == {}
+
+
+def test_a_reuse_candidate_equal_to_the_rendering_is_kept(ecs):
+    # After a rollback the service runs revision 3 (image A) while 4 (image B) is the latest.
+    client, stubber = ecs
+    expect_latest(stubber, revision=4, image="repo@sha256:b")
+    expect_describe(stubber, revision=3, image="repo@sha256:a")
+    result = run_module(ecs_taskdef, params(image="repo@sha256:a", reuse=[f"{ARN}:3"]), client)
+    assert result["changed"] is False and result["reused"] is True
+    assert (result["revision"], result["arn"]) == (3, f"{ARN}:3")
+
+
+def test_a_reuse_candidate_that_differs_is_not_kept(ecs):
+    client, stubber = ecs
+    expect_latest(stubber, revision=4, image="repo@sha256:b")
+    expect_describe(stubber, revision=3, image="repo@sha256:a")
+    stubber.add_response(
+        "register_task_definition",
+        {"taskDefinition": aws_description(5)["taskDefinition"]},
+        ANY_REGISTER,
+    )
+    result = run_module(ecs_taskdef, params(image="repo@sha256:c", reuse=[f"{ARN}:3"]), client)
+    assert result["changed"] is True and result["reused"] is False and result["revision"] == 5

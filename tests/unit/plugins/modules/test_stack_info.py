@@ -199,6 +199,25 @@ def test_security_groups_and_services_by_purpose():
         },
         {"cluster": "c", "services": ANY},
     )
+    clients.stub("ecs").add_response(
+        "describe_task_definition",
+        {
+            "taskDefinition": {
+                "containerDefinitions": [
+                    {
+                        "name": "app",
+                        "image": "repo@sha256:1",
+                        "environment": [
+                            {"name": "RUN_TD", "value": "run:3"},
+                            {"name": "OTHER", "value": "not reported"},
+                        ],
+                    },
+                    {"name": "sidecar", "image": "proxy:1"},
+                ]
+            }
+        },
+        {"taskDefinition": "td:2"},
+    )
     result = run(
         clients,
         {
@@ -206,14 +225,55 @@ def test_security_groups_and_services_by_purpose():
             "cluster": "c",
             "security_groups": {"alb": "alb-sg", "services": "svc-sg"},
             "services": {"web": "web", "daemon": "daemon"},
+            "environment_variables": ["RUN_TD"],
         },
     )
     assert result["security_groups"] == {"alb": "sg-1", "services": None}
     assert result["services"]["daemon"] is None
     assert result["services"]["web"]["task_definition"] == "td:2"
     assert result["services"]["web"]["running_count"] == 1
+    # The revision the service runs: each container's image, only the variables asked for.
+    assert result["services"]["web"]["containers"] == {
+        "app": {"image": "repo@sha256:1", "environment": {"RUN_TD": "run:3"}},
+        "sidecar": {"image": "proxy:1", "environment": {}},
+    }
     assert set(result["missing"]) == {"security_groups", "services"}
     assert "svc-sg" in result["messages"]["security_groups"]
+
+
+def test_image_tag_resolves_to_its_digest():
+    clients = Clients()
+    base(clients)
+    repository = {"repositoryArn": "r-arn", "repositoryUri": "1.dkr/asset-manager"}
+    clients.stub("ecr").add_response("describe_repositories", {"repositories": [repository]})
+    clients.stub("ecr").add_response(
+        "describe_images",
+        {"imageDetails": [{"imageDigest": "sha256:abc", "imageTags": ["v42"]}]},
+        {"repositoryName": "asset-manager", "imageIds": [{"imageTag": "v42"}]},
+    )
+    result = run(clients, {"vpc_name": "v", "repository": "asset-manager", "image_tag": "v42"})
+    assert result["image"] == {"tag": "v42", "digest": "sha256:abc"}
+    assert "image" in result["found"]
+
+
+def test_unknown_image_tag_is_missing_and_named():
+    clients = Clients()
+    base(clients)
+    repository = {"repositoryArn": "r-arn", "repositoryUri": "1.dkr/asset-manager"}
+    clients.stub("ecr").add_response("describe_repositories", {"repositories": [repository]})
+    clients.stub("ecr").add_client_error("describe_images", "ImageNotFoundException")
+    with pytest.raises(Failed) as failed:
+        run(
+            clients,
+            {
+                "vpc_name": "v",
+                "repository": "asset-manager",
+                "image_tag": "v43",
+                "require": ["image"],
+                "variables": {"image_tag": "ecs_taskdefs_image_tag"},
+            },
+        )
+    assert "'v43' (variable ecs_taskdefs_image_tag) not found" in failed.value.result["msg"]
 
 
 def test_unknown_required_part_fails_before_any_call():
