@@ -30,14 +30,39 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def emulator(tmp_path_factory):
-    """A fresh emulator on a free port for this test session; yields its endpoint URL.
+def local_docker(tmp_path_factory):
+    """A Docker engine and a registry on loopback for this test session (scripts/local_docker.sh),
+    standing in for the build host and ECR's registry endpoint; yields their settings:
+    DOCKER_HOST and ASSET_MANAGER_REGISTRY (host:port). Stopped by pid at the end."""
+    script = ROOT / "scripts/local_docker.sh"
+    check = subprocess.run([str(script), "check"], capture_output=True, text=True)
+    if check.returncode:
+        pytest.exit(check.stderr.strip(), returncode=1)
+    state = tmp_path_factory.mktemp("docker")
+    proc = subprocess.run(
+        [str(script), "start", str(state)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    settings = dict(line.split("=", 1) for line in proc.stdout.split())
+    yield settings
+    subprocess.run([str(script), "stop", str(state)], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory, local_docker):
+    """A fresh emulator on a free port for this test session; yields its endpoint URL. Its ECR
+    API answers for the images pushed to this session's registry, as ECR's does for its own.
 
     Never touches an emulator that `make deploy-local` left on 4566.
     """
     port = int(os.environ.get("ASSET_MANAGER_TEST_EMULATOR_PORT") or free_port())
     state = tmp_path_factory.mktemp("emulator")
-    env = {**os.environ, "EMULATOR_STATE_DIR": str(state), "PYTHON": sys.executable}
+    env = {
+        **os.environ,
+        "EMULATOR_STATE_DIR": str(state),
+        "PYTHON": sys.executable,
+        "EMULATOR_ECR_REGISTRY": "http://" + local_docker["ASSET_MANAGER_REGISTRY"],
+    }
     subprocess.run([str(ROOT / "emulator/start.sh"), str(port)], check=True, env=env)
     yield f"http://127.0.0.1:{port}"
     subprocess.run([str(ROOT / "emulator/stop.sh"), str(port)], check=True, env=env)
