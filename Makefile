@@ -1,6 +1,9 @@
 # Set-up and test entry points. Needs only Python 3.11 and the package registries.
 #   make deploy-local   full deploy onto the local AWS emulator, then a summary (emulator left running)
+#   make release-local TAG=<tag>   build, push and release the small local image onto that stack
 #   make test           lint, unit and integration tests, molecule (own emulator, on a free port)
+# The local stack and the tests need a Docker engine and registry (apt-get install docker.io
+# docker-registry): they stand in for the build host and ECR's registry endpoint.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -8,12 +11,16 @@ BIN := $(VENV)/bin
 PORT ?= 4566
 ENDPOINT := http://127.0.0.1:$(PORT)
 LINK := .collections/ansible_collections/leverslabs/asset_manager
+# The local Docker engine and registry (scripts/local_docker.sh); recipes read their settings.
+DOCKER_STATE := $(CURDIR)/.cache/docker
+WITH_DOCKER := set -a && . $(DOCKER_STATE)/env && set +a &&
+TAG ?= local-1
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ASSET_MANAGER_ENDPOINT_URL := $(ENDPOINT)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv link emulator-start emulator-stop seed deploy-local summary test lint unit molecule build clean benchmark
+.PHONY: venv link docker-check docker-start docker-stop emulator-start emulator-stop seed deploy-local release-local summary test lint unit molecule build clean benchmark
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -30,8 +37,18 @@ $(LINK):
 	mkdir -p $(dir $(LINK))
 	ln -sfn $(CURDIR) $(LINK)
 
-emulator-start: venv
-	PYTHON=$(BIN)/python emulator/start.sh $(PORT)
+docker-check:
+	@scripts/local_docker.sh check
+
+docker-start: docker-check
+	scripts/local_docker.sh start $(DOCKER_STATE)
+
+docker-stop:
+	scripts/local_docker.sh stop $(DOCKER_STATE)
+
+# The emulator's ECR API answers for the images pushed to the local registry.
+emulator-start: venv docker-start
+	$(WITH_DOCKER) EMULATOR_ECR_REGISTRY=http://$$ASSET_MANAGER_REGISTRY PYTHON=$(BIN)/python emulator/start.sh $(PORT)
 
 emulator-stop:
 	emulator/stop.sh $(PORT)
@@ -39,9 +56,17 @@ emulator-stop:
 seed: venv link emulator-start
 	$(BIN)/ansible-playbook -i inventories/local playbooks/emulator_prerequisites.yml
 
+# A first deploy names its image: build and push the local one (release.yml's image role alone),
+# then deploy the site with that tag.
 deploy-local: seed
-	$(BIN)/ansible-playbook -i inventories/local site.yml
+	$(WITH_DOCKER) $(BIN)/ansible-playbook -i inventories/local playbooks/release.yml --tags image -e release_tag=$(TAG)
+	$(WITH_DOCKER) $(BIN)/ansible-playbook -i inventories/local site.yml -e ecs_taskdefs_image_tag=$(TAG)
 	$(MAKE) --no-print-directory summary
+
+# One release onto the stack deploy-local built: the local image with TAG in it (a new digest
+# per tag), pushed, registered, rolled out and validated.
+release-local: venv link emulator-start
+	$(WITH_DOCKER) $(BIN)/ansible-playbook -i inventories/local playbooks/release.yml -e release_tag=$(TAG)
 
 summary:
 	$(BIN)/ansible-playbook -i inventories/local playbooks/summary.yml
@@ -49,7 +74,7 @@ summary:
 # Lint, pytest and molecule side by side, each printing its output when it ends. Molecule is the
 # longest chain (its scenarios share one stack, in order), so lint and pytest run at a lower
 # priority and take the CPU it leaves.
-test: venv link
+test: venv link docker-check
 	$(MAKE) --no-print-directory -j3 --output-sync=target lint unit molecule NICE="nice -n 10"
 
 lint: venv link

@@ -49,6 +49,32 @@ def local_docker(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def push_image(local_docker, tmp_path_factory):
+    """Build a small image (FROM scratch, its tag in a file, so each tag has its own digest) with
+    the session's Docker engine, push it as asset-manager:<tag> to the session's registry, which
+    the emulator's ECR answers for, and return its digest. What a CI job does before a deploy."""
+    registry = local_docker["ASSET_MANAGER_REGISTRY"]
+    env = {**os.environ, "DOCKER_HOST": local_docker["DOCKER_HOST"]}
+    pushed = {}
+
+    def push(tag: str, repository: str = "asset-manager") -> str:
+        if (repository, tag) in pushed:
+            return pushed[repository, tag]
+        context = tmp_path_factory.mktemp("image")
+        (context / "release.txt").write_text(tag + "\n")
+        (context / "Dockerfile").write_text("FROM scratch\nCOPY release.txt /\n")
+        name = f"{registry}/{repository}:{tag}"
+        for cmd in (["docker", "build", "-q", "-t", name, str(context)], ["docker", "push", name]):
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+        digest = re.search(r"digest: (sha256:[0-9a-f]{64})", proc.stdout).group(1)
+        pushed[repository, tag] = digest
+        return digest
+
+    return push
+
+
+@pytest.fixture(scope="session")
 def emulator(tmp_path_factory, local_docker):
     """A fresh emulator on a free port for this test session; yields its endpoint URL. Its ECR
     API answers for the images pushed to this session's registry, as ECR's does for its own.

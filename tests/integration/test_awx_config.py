@@ -168,8 +168,8 @@ def test_every_survey_variable_is_read_by_its_playbook(key, question):
     assert uses, f"{playbook.relative_to(ROOT)} never reads {variable}"
 
 
-def test_the_job_templates_are_the_five_expected_with_their_prompts_and_surveys():
-    assert list(TEMPLATES) == ["site", "rolling_update", "scale", "validate", "teardown"]
+def test_the_job_templates_are_the_six_expected_with_their_prompts_and_surveys():
+    assert list(TEMPLATES) == ["site", "release", "rolling_update", "scale", "validate", "teardown"]
     site = TEMPLATES["site"]
     assert site["playbook"] == "playbooks/site.yml"
     assert site["ask_tags_on_launch"] is True and site["ask_limit_on_launch"] is True
@@ -179,6 +179,13 @@ def test_the_job_templates_are_the_five_expected_with_their_prompts_and_surveys(
         (question,) = TEMPLATES[key]["survey"]
         return question
 
+    release_tag = only_question("release")
+    assert (release_tag["variable"], release_tag["type"], release_tag["required"]) == (
+        "release_tag",
+        "text",
+        True,
+    )
+    assert TEMPLATES["release"]["playbook"] == "playbooks/release.yml"
     image_tag = only_question("rolling_update")
     assert (image_tag["variable"], image_tag["type"], image_tag["required"]) == (
         "rolling_update_image_tag",

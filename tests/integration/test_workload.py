@@ -47,6 +47,7 @@ TAGS = {
     "Environment": "local",
     "ManagedBy": "leverslabs.asset_manager",
 }
+CONTENT_TAG = "leverslabs.asset_manager:sha256"
 APP_FILES = ("-e", "ecs_taskdefs_source=app_files", "-e", f"ecs_taskdefs_app_dir={APP_DIR}")
 
 
@@ -88,8 +89,9 @@ def clients(boto3_client):
 
 
 @pytest.fixture(scope="module")
-def deployed(play, clients, tmp_path_factory):
-    """Prerequisites, the target group, then the whole workload from the role's templates."""
+def deployed(play, clients, tmp_path_factory, push_image):
+    """Prerequisites, the target group, then the whole workload from the role's templates, with
+    image v1 pushed to the registry as a CI job would have."""
     prereq = play(playbook=ROOT / "playbooks/emulator_prerequisites.yml")
     assert prereq.rc == 0, prereq
     ec2, elbv2 = clients["ec2"], clients["elbv2"]
@@ -106,9 +108,12 @@ def deployed(play, clients, tmp_path_factory):
         )
     created_tg = "asset-manager-web-tg" not in names
     dagster_yaml = tmp_path_factory.mktemp("dagster_home") / "dagster.yaml"
-    first = play("-e", f"ecs_taskdefs_dagster_yaml_path={dagster_yaml}")
+    digest = push_image("v1")
+    first = play(
+        "-e", f"ecs_taskdefs_dagster_yaml_path={dagster_yaml}", "-e", "ecs_taskdefs_image_tag=v1"
+    )
     assert first.rc == 0, first
-    yield {"first": first, "vpc_id": vpc["VpcId"], "dagster_yaml": dagster_yaml}
+    yield {"first": first, "vpc_id": vpc["VpcId"], "dagster_yaml": dagster_yaml, "digest": digest}
     # Best effort: leave the session's emulator as other test files expect it (no stack resources).
     play(
         *(f"-e{role}_state=absent" for role in ("ecs_services", "ecs_taskdefs", "ssm_params")),
@@ -167,9 +172,13 @@ def test_task_definitions_registered_with_env_secrets_logs_and_roles(deployed, c
         assert definition["networkMode"] == "awsvpc"
         assert definition["executionRoleArn"] == roles["fulcrum-ecs-execution-role"]
         assert definition["taskRoleArn"] == roles["fulcrum-ecs-task-role"]
-        assert {t["key"]: t["value"] for t in described["tags"]} == TAGS
+        tags = {t["key"]: t["value"] for t in described["tags"]}
+        # The collection's mark: the digest of the content it rendered (out-of-band ones lack it).
+        assert re.fullmatch(r"[0-9a-f]{64}", tags.pop(CONTENT_TAG))
+        assert tags == TAGS
         main = container(definition, component)
-        assert main["image"] == f"{IMAGE}:latest"
+        # By digest: the tag was resolved once, so the revision names exactly one image.
+        assert main["image"] == f"{IMAGE}@{deployed['digest']}"
         assert main["logConfiguration"] == {
             "logDriver": "awslogs",
             "options": {
@@ -297,8 +306,9 @@ def test_dagster_config_finds_the_registered_run_task_definition(
     )
 
 
-def test_application_files_are_rendered_and_never_modified(deployed, play, clients):
+def test_application_files_are_rendered_and_never_modified(deployed, play, clients, push_image):
     ecs = clients["ecs"]
+    digest = push_image("v2")
     before_files = sha256(APP_DIR)
     before = {c: revisions(ecs, c) for c in FAMILIES}
     result = play(
@@ -321,7 +331,7 @@ def test_application_files_are_rendered_and_never_modified(deployed, play, clien
         assert secrets["DAGSTER_PG_HOST"] == SSM_ARN + "DAGSTER_PG_HOST"  # $region, $account
         assert secrets["DAGSTER_PG_PASSWORD"] == SSM_ARN + "DAGSTER_PG_PASSWORD"  # bare name
         assert set(plain) & set(secrets) == set()
-        assert main["image"] == f"{IMAGE}:v2"
+        assert main["image"] == f"{IMAGE}@{digest}"
     assert state(clients["ecs"])[1] == {
         name: latest(ecs, c)["taskDefinition"]["taskDefinitionArn"] for c, name in SERVICES.items()
     }
