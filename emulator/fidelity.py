@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import http.client
+import json
+import os
+import re
+import threading
+import urllib.request
 import uuid
+from types import SimpleNamespace
 
 import moto
 
@@ -55,6 +62,29 @@ OIDC_WRITE_ONLY = ("ClientSecret", "UseExistingClientSecret")
 # Test-only view of the secrets the emulator holds, as SHA-256 digests by rule ARN, so a test can
 # prove a rotated secret was applied without AWS ever describing it.
 OIDC_SECRET_DIGESTS: dict[str, str] = {}
+
+
+# The registry that stands in for ECR's registry endpoint (a Docker distribution registry, no auth).
+ECR_REGISTRY_ENV = "EMULATOR_ECR_REGISTRY"
+
+# What ECR stores: Docker image manifests and manifest lists, OCI manifests and indexes.
+MANIFEST_MEDIA_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+)
+
+# An image reference into ECR: <account>.dkr.ecr.<region>.amazonaws.com/<repo>[:tag][@digest].
+ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
+    r"(?P<repository>[a-z0-9._/-]+?)(?::(?P<tag>[\w][\w.-]*))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+
+# What DescribeTasks shows of a task started by RunTask, one status per call.
+RUN_TASK_STATUSES = ("PENDING", "RUNNING", "STOPPED")
+
+_ECR_SYNC = threading.Lock()
 
 
 class FidelityError(RuntimeError):
@@ -330,6 +360,282 @@ def patch_deleted_rule_forgets_secret() -> None:
     models.ELBv2Backend.delete_rule = delete_rule
 
 
+def _registry_get(path: str):
+    """GET `path` from the registry named by EMULATOR_ECR_REGISTRY: (headers, body), or None when
+    the variable is unset, the registry does not answer, or answers with an error (404 included)."""
+    base = os.environ.get(ECR_REGISTRY_ENV)
+    if not base:
+        return None
+    request = urllib.request.Request(
+        base.rstrip("/") + path, headers={"Accept": ", ".join(MANIFEST_MEDIA_TYPES)}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.headers, response.read()
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
+
+
+def _json(body: bytes):
+    try:
+        return json.loads(body)
+    except ValueError:  # not a registry's answer
+        return None
+
+
+def _registry_json(path: str) -> dict | None:
+    got = _registry_get(path)
+    document = _json(got[1]) if got else None
+    return document if isinstance(document, dict) else None
+
+
+def _registry_manifest(repository: str, reference: str):
+    """The manifest the registry holds for a tag or digest: (digest, media type, text, size)."""
+    got = _registry_get(f"/v2/{repository}/manifests/{reference}")
+    if got is None:
+        return None
+    headers, body = got
+    manifest = _json(body)
+    if not isinstance(manifest, dict):
+        return None
+    digest = headers.get("Docker-Content-Digest") or "sha256:" + hashlib.sha256(body).hexdigest()
+    media_type = manifest.get("mediaType") or headers.get("Content-Type", "").split(";")[0]
+    if "manifests" in manifest:
+        # ECR: "If the image is a manifest list, this will be the max size of all manifests".
+        sizes = [_registry_manifest(repository, m["digest"]) for m in manifest["manifests"]]
+        size = max((s[3] for s in sizes if s and s[3] is not None), default=None)
+    else:
+        size = sum(layer.get("size", 0) for layer in manifest.get("layers", []))
+    return digest, media_type, body.decode(), size
+
+
+def _sync_ecr_repository(repository, digests=()) -> None:
+    """Make moto's repository hold what the registry holds under its name: each tag on the
+    registry's digest (a tag that moved leaves its old image untagged, as ECR does), and the
+    `digests` asked for by digest. Nothing happens when the registry does not answer."""
+    from moto.ecr import models
+
+    def hold(tag, digest, media_type, manifest, size):
+        image = next((i for i in repository.images if i.get_image_digest() == digest), None)
+        for other in repository.images:
+            if other is not image and tag in other.image_tags:
+                other.remove_tag(tag)
+                if not other.image_tags:
+                    other.image_tag = None
+        if image is None:
+            image = models.Image(
+                repository.account_id,
+                tag,
+                manifest,
+                repository.name,
+                media_type,
+                digest,
+                repository.registry_id,
+            )
+            image.registry_size = size  # ECR sizes a pushed image by its layers
+            repository.images.append(image)
+        elif tag is not None:
+            image.update_tag(tag)
+
+    listed = _registry_json(f"/v2/{repository.name}/tags/list")  # a 404 while nothing is tagged
+    for tag in (listed or {}).get("tags") or []:
+        manifest = _registry_manifest(repository.name, tag)
+        if manifest is not None:
+            hold(tag, *manifest)
+    for digest in digests:
+        if not any(i.get_image_digest() == digest for i in repository.images):
+            manifest = _registry_manifest(repository.name, digest)
+            if manifest is not None:
+                hold(None, *manifest)
+
+
+def patch_ecr_images_from_registry() -> None:
+    """AWS: an image pushed to <account>.dkr.ecr.<region>.amazonaws.com/<repo> is what ECR's API
+    describes (ListImages, DescribeImages, BatchGetImage: digest, tags, manifest, media type, size).
+    moto knows only images put through its PutImage API, and serves no registry.
+
+    With EMULATOR_ECR_REGISTRY naming a Docker registry that stands in for the endpoint, each of
+    these calls first brings a moto repository in step with what the registry holds under the same
+    name, into moto's own Image model, so the answers are moto's. Without the variable, or with the
+    registry down, moto answers alone.
+    """
+    from moto.ecr import models
+
+    def synced(original):
+        def call(self, repository_name, registry_id=None, *args, **kwargs):
+            repository = self.repositories.get(repository_name)
+            if repository is not None and registry_id in (None, repository.registry_id):
+                image_ids = kwargs.get("image_ids", args[0] if args else None) or []
+                digests = [i["imageDigest"] for i in image_ids if "imageDigest" in i]
+                with _ECR_SYNC:
+                    _sync_ecr_repository(repository, digests)
+            return original(self, repository_name, registry_id, *args, **kwargs)
+
+        return call
+
+    original_size = models.Image.get_image_size_in_bytes
+
+    def image_size(self):
+        # moto reports a manifest's config blob size; ECR the image's (a list's largest image).
+        return self.registry_size if hasattr(self, "registry_size") else original_size(self)
+
+    models.Image.get_image_size_in_bytes = image_size
+    backend = models.ECRBackend
+    for name in ("list_images", "describe_images", "batch_get_image"):
+        setattr(backend, name, synced(getattr(backend, name)))
+
+
+def patch_eni_private_dns_name() -> None:
+    """AWS gives every network interface a private DNS name (ip-a-b-c-d.<region>.compute.internal);
+    the VPC's enableDnsHostnames governs public names only. moto sets one only when the VPC has
+    DNS hostnames on, and its RunTask then fails (500) reading the missing attribute."""
+    from moto.ec2.models import elastic_network_interfaces as models
+
+    original_init = models.NetworkInterface.__init__
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        if not getattr(self, "private_dns_name", None) and self.private_ip_address:
+            region = self.ec2_backend.region_name
+            dns = "ec2.internal" if region == "us-east-1" else f"{region}.compute.internal"
+            self.private_dns_name = f"ip-{self.private_ip_address.replace('.', '-')}.{dns}"
+            for address in self.private_ip_addresses:
+                if address.get("Primary"):
+                    address["PrivateDnsName"] = self.private_dns_name
+
+    models.NetworkInterface.__init__ = init
+
+
+def _unpullable_image(backend, task_definition) -> str | None:
+    """The CannotPullContainerError of a task whose image names a repository of this emulator's
+    ECR that holds no such tag or digest (checked only with EMULATOR_ECR_REGISTRY set)."""
+    from moto.ecr.models import ecr_backends
+
+    if not os.environ.get(ECR_REGISTRY_ENV):
+        return None
+    for container in task_definition.container_definitions:
+        image = container.get("image") or ""
+        ref = ECR_IMAGE.match(image)
+        if ref is None or ref["account"] != backend.account_id:
+            continue  # another registry: assumed pullable
+        try:
+            repository = ecr_backends[ref["account"]][ref["region"]].repositories.get(
+                ref["repository"]
+            )
+        except KeyError:
+            continue
+        found = False
+        if repository is not None:
+            digest = ref["digest"]
+            with _ECR_SYNC:
+                _sync_ecr_repository(repository, [digest] if digest else [])
+            found = any(
+                (i.get_image_digest() == digest)
+                if digest
+                else ((ref["tag"] or "latest") in i.image_tags)
+                for i in repository.images
+            )
+        if not found:
+            return (
+                "CannotPullContainerError: pull image manifest has been retried 5 time(s): "
+                f"failed to resolve ref {image}: {image}: not found"
+            )
+    return None
+
+
+def _step_run_task(task) -> None:
+    """Move a RunTask task one status on, setting what ECS sets on the way."""
+    from moto.core.utils import utcnow
+
+    if not task.fidelity_steps or task.last_status == "STOPPED":  # StopTask may have stopped it
+        return
+    status = task.fidelity_steps.pop(0)
+    now = utcnow()
+    task.last_status = status
+    for container in task.containers:
+        container.last_status = status
+    if status == "PENDING":
+        task.pull_started_at = now
+    elif status == "RUNNING":
+        task.pull_stopped_at = task.started_at = task.connectivity_at = now
+        task.connectivity = "CONNECTED"
+    elif status == "STOPPED":
+        task.desired_status = "STOPPED"
+        task.stopping_at = task.stopped_at = task.execution_stopped_at = now
+        if task.fidelity_pull_error:
+            task.stop_code, task.stopped_reason = "TaskFailedToStart", task.fidelity_pull_error
+            for container in task.containers:
+                container.reason = task.fidelity_pull_error
+        else:
+            task.stop_code = "EssentialContainerExited"
+            task.stopped_reason = "Essential container in task exited"
+            for container in task.containers:
+                container.exitCode = 0
+
+
+def patch_run_tasks_run_to_completion() -> None:
+    """AWS: RunTask accepts a Fargate task definition whose memory is set at task level only, and
+    the task goes PROVISIONING -> PENDING -> RUNNING -> STOPPED; once its essential container
+    exits it is STOPPED with stopCode EssentialContainerExited and the container's exitCode. An
+    image that cannot be pulled stops it from PENDING: TaskFailedToStart, CannotPullContainerError.
+
+    moto sums container-level memory and fails (500, TypeError) when a container has none; its
+    tasks start RUNNING and never stop by themselves. Here a RunTask task moves one status per
+    DescribeTasks (PENDING, RUNNING, STOPPED with exit code 0); an image of this emulator's ECR that
+    neither moto's repository nor the registry holds fails to pull. Other tasks (StartTask's; moto
+    starts none for services, whose counts patch_services_run_their_tasks settles) are unchanged.
+    """
+    from moto.ecs import models
+
+    backend = models.EC2ContainerServiceBackend
+    original_requirements = backend._calculate_task_resource_requirements
+    original_run = backend.run_task
+    original_describe = backend.describe_tasks
+
+    def requirements(task_definition):
+        containers = [
+            c
+            if c.get("memory") is not None or c.get("memoryReservation") is not None
+            else {**c, "memory": 0}
+            for c in task_definition.container_definitions
+        ]
+        needed = original_requirements(SimpleNamespace(container_definitions=containers))
+        for key, task_level in (("CPU", task_definition.cpu), ("MEMORY", task_definition.memory)):
+            if not needed[key] and str(task_level or "").isdigit():
+                needed[key] = int(task_level)  # Fargate sizes the task, not its containers
+        return needed
+
+    def run_task(self, cluster_str, task_definition_str, *args, **kwargs):
+        from moto.core.utils import utcnow
+
+        tasks = original_run(self, cluster_str, task_definition_str, *args, **kwargs)
+        definition = self.describe_task_definition(task_definition_str)
+        pull_error = _unpullable_image(self, definition)
+        for task in tasks:
+            task._transitions = []  # this patch moves the status, not moto's state manager
+            task.status = "PROVISIONING"
+            task.fidelity_steps = ["PENDING", "STOPPED"] if pull_error else list(RUN_TASK_STATUSES)
+            task.fidelity_pull_error = pull_error
+            task.stopped_reason = None
+            task.created_at = utcnow()
+            task.cpu, task.memory = definition.cpu, definition.memory
+            for container in task.containers:
+                container.exitCode = None
+                container.task_arn = task.task_arn  # moto names the task definition here
+        return tasks
+
+    def describe_tasks(self, cluster_str, tasks):
+        described = original_describe(self, cluster_str, tasks)
+        for task in described:
+            if hasattr(task, "fidelity_steps"):
+                _step_run_task(task)
+        return described
+
+    backend._calculate_task_resource_requirements = staticmethod(requirements)
+    backend.run_task = run_task
+    backend.describe_tasks = describe_tasks
+
+
 PATCHES = (
     patch_oidc_client_secret_write_only,
     patch_alb_default_attributes,
@@ -341,6 +647,9 @@ PATCHES = (
     # After patch_services_run_their_tasks, so that patch compares ARNs.
     patch_service_task_definition_arn,
     patch_deleted_rule_forgets_secret,
+    patch_ecr_images_from_registry,
+    patch_eni_private_dns_name,
+    patch_run_tasks_run_to_completion,
 )
 
 

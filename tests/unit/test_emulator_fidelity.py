@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import socket
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 import botocore.exceptions
 import fidelity
@@ -260,3 +266,309 @@ def test_deleted_rule_leaves_no_secret_behind(boto3_client, balancer, emulator):
     elbv2.delete_rule(RuleArn=rule)
     digests = json.load(urllib.request.urlopen(f"{emulator}/_asset_manager/oidc-secret-digests"))
     assert rule not in digests
+
+
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def push_image(registry: str, repository: str, tag: str | None, layer: bytes) -> tuple[str, str]:
+    """Push a one-layer image to the registry as `docker push` does, over its HTTP API (blob
+    uploads, then the manifest, under `tag` or, with None, its digest only); returns the
+    manifest's digest and its text."""
+
+    def request(method, url, body=b"", headers=None):
+        req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+        with urllib.request.urlopen(req) as response:
+            return response.headers
+
+    def blob(media_type: str, content: bytes) -> dict:
+        digest = "sha256:" + hashlib.sha256(content).hexdigest()
+        location = request("POST", f"http://{registry}/v2/{repository}/blobs/uploads/")["Location"]
+        if location.startswith("/"):
+            location = f"http://{registry}{location}"
+        separator = "&" if "?" in location else "?"
+        octets = {"Content-Type": "application/octet-stream"}  # not urllib's form default
+        request("PUT", f"{location}{separator}digest={digest}", content, octets)
+        return {"mediaType": media_type, "size": len(content), "digest": digest}
+
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {}}).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": blob("application/vnd.docker.container.image.v1+json", config),
+            "layers": [blob("application/vnd.docker.image.rootfs.diff.tar.gzip", layer)],
+        }
+    )
+    digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+    headers = request(
+        "PUT",
+        f"http://{registry}/v2/{repository}/manifests/{tag or digest}",
+        manifest.encode(),
+        {"Content-Type": DOCKER_MANIFEST},
+    )
+    assert headers["Docker-Content-Digest"] == digest
+    return digest, manifest
+
+
+@pytest.fixture(scope="module")
+def registry(local_docker):
+    return local_docker["ASSET_MANAGER_REGISTRY"]
+
+
+def test_ecr_describes_the_images_pushed_to_its_registry(boto3_client, registry):
+    ecr = boto3_client("ecr")
+    ecr.create_repository(repositoryName="fidelity/pushed")
+    assert ecr.describe_images(repositoryName="fidelity/pushed")["imageDetails"] == []
+
+    first, manifest = push_image(registry, "fidelity/pushed", "v1", b"first layer")
+    (detail,) = ecr.describe_images(repositoryName="fidelity/pushed")["imageDetails"]
+    assert detail["imageDigest"] == first
+    assert detail["imageTags"] == ["v1"]
+    assert detail["imageManifestMediaType"] == DOCKER_MANIFEST
+    assert detail["imageSizeInBytes"] == len(b"first layer")
+    assert detail["imagePushedAt"]
+    by_tag = ecr.describe_images(repositoryName="fidelity/pushed", imageIds=[{"imageTag": "v1"}])
+    assert [d["imageDigest"] for d in by_tag["imageDetails"]] == [first]
+    listed = ecr.list_images(repositoryName="fidelity/pushed")["imageIds"]
+    assert listed == [{"imageDigest": first, "imageTag": "v1"}]
+
+    got = ecr.batch_get_image(
+        repositoryName="fidelity/pushed", imageIds=[{"imageTag": "v1"}, {"imageTag": "nope"}]
+    )
+    (image,) = got["images"]
+    assert image["imageId"] == {"imageDigest": first, "imageTag": "v1"}
+    assert json.loads(image["imageManifest"]) == json.loads(manifest)
+    assert image["imageManifestMediaType"] == DOCKER_MANIFEST
+    (failure,) = got["failures"]
+    assert failure["failureCode"] == "ImageNotFound"
+    assert failure["imageId"]["imageTag"] == "nope"
+
+    # The tag moves; the image it named stays in the repository, untagged, as on ECR.
+    second, _ = push_image(registry, "fidelity/pushed", "v1", b"second layer")
+    assert second != first
+    by_tag = ecr.describe_images(repositoryName="fidelity/pushed", imageIds=[{"imageTag": "v1"}])
+    assert [d["imageDigest"] for d in by_tag["imageDetails"]] == [second]
+    got = ecr.batch_get_image(repositoryName="fidelity/pushed", imageIds=[{"imageTag": "v1"}])
+    assert got["images"][0]["imageId"]["imageDigest"] == second
+    (old,) = ecr.describe_images(
+        repositoryName="fidelity/pushed", imageIds=[{"imageDigest": first}]
+    )["imageDetails"]
+    assert "imageTags" not in old
+
+    # A repository ECR does not have is still not found, whatever the registry holds.
+    push_image(registry, "fidelity/unknown", "v1", b"layer")
+    with pytest.raises(ecr.exceptions.RepositoryNotFoundException):
+        ecr.describe_images(repositoryName="fidelity/unknown")
+
+
+def test_ecr_describes_an_image_pushed_by_digest_only(boto3_client, registry):
+    ecr = boto3_client("ecr")
+    ecr.create_repository(repositoryName="fidelity/by-digest")
+    digest, _ = push_image(registry, "fidelity/by-digest", None, b"by digest")
+    (detail,) = ecr.describe_images(
+        repositoryName="fidelity/by-digest", imageIds=[{"imageDigest": digest}]
+    )["imageDetails"]
+    assert detail["imageDigest"] == digest
+    assert "imageTags" not in detail
+    got = ecr.batch_get_image(
+        repositoryName="fidelity/by-digest", imageIds=[{"imageDigest": digest}]
+    )
+    assert got["images"][0]["imageId"] == {"imageDigest": digest}
+
+
+def test_ecr_sizes_an_image_index_by_its_largest_image(boto3_client, registry):
+    ecr = boto3_client("ecr")
+    ecr.create_repository(repositoryName="fidelity/multi-arch")
+    images = [push_image(registry, "fidelity/multi-arch", None, b"x" * n) for n in (10, 30)]
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": DOCKER_MANIFEST, "digest": digest, "size": len(manifest)}
+            for digest, manifest in images
+        ],
+    }
+    request = urllib.request.Request(
+        f"http://{registry}/v2/fidelity/multi-arch/manifests/latest",
+        data=json.dumps(index).encode(),
+        method="PUT",
+        headers={"Content-Type": index["mediaType"]},
+    )
+    urllib.request.urlopen(request).close()
+    (detail,) = ecr.describe_images(
+        repositoryName="fidelity/multi-arch", imageIds=[{"imageTag": "latest"}]
+    )["imageDetails"]
+    assert detail["imageManifestMediaType"] == index["mediaType"]
+    assert detail["imageSizeInBytes"] == 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def emulator_registry_down(tmp_path_factory):
+    """A second emulator whose EMULATOR_ECR_REGISTRY names a port nothing listens on; yields a
+    boto3 client factory and its log file."""
+    import boto3
+
+    root = Path(__file__).resolve().parents[2]
+    port = free_port()
+    state = tmp_path_factory.mktemp("emulator-registry-down")
+    env = {
+        **os.environ,
+        "EMULATOR_STATE_DIR": str(state),
+        "PYTHON": sys.executable,
+        fidelity.ECR_REGISTRY_ENV: f"http://127.0.0.1:{free_port()}",
+    }
+    subprocess.run([str(root / "emulator/start.sh"), str(port)], check=True, env=env)
+
+    def client(service):
+        return boto3.client(
+            service,
+            region_name="us-west-1",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    yield client, state / f"{port}.log"
+    subprocess.run([str(root / "emulator/stop.sh"), str(port)], check=True, env=env)
+
+
+def test_ecr_answers_as_moto_when_the_registry_is_down(emulator_registry_down):
+    client, log = emulator_registry_down
+    ecr = client("ecr")
+    ecr.create_repository(repositoryName="fidelity/down")
+    assert ecr.describe_images(repositoryName="fidelity/down")["imageDetails"] == []
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST, "layers": []})
+    ecr.put_image(repositoryName="fidelity/down", imageManifest=manifest, imageTag="v1")
+    (detail,) = ecr.describe_images(repositoryName="fidelity/down")["imageDetails"]
+    assert detail["imageTags"] == ["v1"]
+    got = ecr.batch_get_image(repositoryName="fidelity/down", imageIds=[{"imageTag": "v2"}])
+    assert got["failures"][0]["failureCode"] == "ImageNotFound"
+    assert "Traceback" not in log.read_text()
+
+
+def test_ecr_without_a_registry_answers_as_moto(monkeypatch):
+    monkeypatch.delenv(fidelity.ECR_REGISTRY_ENV, raising=False)
+    assert fidelity._registry_get("/v2/") is None
+
+
+def test_every_network_interface_has_a_private_dns_name(boto3_client, network):
+    ec2 = boto3_client("ec2")
+    # The fixture's VPC keeps enableDnsHostnames off, as a new VPC does.
+    eni = ec2.create_network_interface(SubnetId=network["subnets"][0])["NetworkInterface"]
+    address = eni["PrivateIpAddress"]
+    assert eni["PrivateDnsName"] == f"ip-{address.replace('.', '-')}.us-west-1.compute.internal"
+
+
+RUN_TAGS = [{"key": "dagster/run-id", "value": "run-1"}, {"key": "Application", "value": "am"}]
+
+
+@pytest.fixture(scope="module")
+def runs(boto3_client, network):
+    boto3_client("ecs").create_cluster(clusterName="fidelity-runs")
+    return network
+
+
+def run_one(boto3_client, network, image):
+    """RunTask, as Dagster's EcsRunLauncher calls it, of a Fargate definition sized at task level
+    only; returns the task as RunTask answers it."""
+    ecs = boto3_client("ecs")
+    definition = ecs.register_task_definition(
+        family="fidelity-run",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="1024",
+        memory="2048",
+        containerDefinitions=[{"name": "run", "image": image, "essential": True}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    (task,) = ecs.run_task(
+        cluster="fidelity-runs",
+        taskDefinition=definition,
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": network["subnets"],
+                "securityGroups": [network["group"]],
+                "assignPublicIp": "DISABLED",
+            }
+        },
+        overrides={"containerOverrides": [{"name": "run", "command": ["dagster", "api"]}]},
+        startedBy="dagster",
+        tags=RUN_TAGS,
+    )["tasks"]
+    return task
+
+
+def poll(boto3_client, task, times):
+    ecs = boto3_client("ecs")
+    return [
+        ecs.describe_tasks(cluster="fidelity-runs", tasks=[task["taskArn"]], include=["TAGS"])[
+            "tasks"
+        ][0]
+        for _ in range(times)
+    ]
+
+
+def test_run_task_runs_to_completion(boto3_client, runs):
+    task = run_one(boto3_client, runs, "busybox")
+    assert task["lastStatus"] == "PROVISIONING" and task["desiredStatus"] == "RUNNING"
+    pending, running, stopped, still = poll(boto3_client, task, 4)
+    assert [t["lastStatus"] for t in (pending, running, stopped, still)] == [
+        "PENDING",
+        "RUNNING",
+        "STOPPED",
+        "STOPPED",
+    ]
+    assert "exitCode" not in running["containers"][0] and running["startedAt"]
+    assert "stoppedAt" not in running
+    assert stopped["desiredStatus"] == "STOPPED"
+    assert stopped["stopCode"] == "EssentialContainerExited"
+    assert stopped["stoppedReason"] == "Essential container in task exited"
+    assert stopped["containers"][0]["exitCode"] == 0
+    assert stopped["containers"][0]["lastStatus"] == "STOPPED"
+    assert stopped["containers"][0]["taskArn"] == task["taskArn"]
+    assert stopped["startedAt"] <= stopped["stoppedAt"] == stopped["executionStoppedAt"]
+    assert stopped["overrides"]["containerOverrides"] == [
+        {"name": "run", "command": ["dagster", "api"]}
+    ]
+    assert stopped["group"] == "family:fidelity-run" and stopped["startedBy"] == "dagster"
+    assert stopped["cpu"] == "1024" and stopped["memory"] == "2048"
+    (eni,) = stopped["attachments"]
+    details = {d["name"]: d["value"] for d in eni["details"]}
+    assert eni["type"] == "ElasticNetworkInterface"
+    assert details["subnetId"] == runs["subnets"][0]
+
+
+def test_run_task_tags_are_visible(boto3_client, runs):
+    task = run_one(boto3_client, runs, "busybox")
+    (described,) = poll(boto3_client, task, 1)
+    assert described["tags"] == RUN_TAGS
+    listed = boto3_client("ecs").list_tags_for_resource(resourceArn=task["taskArn"])["tags"]
+    assert listed == RUN_TAGS
+
+
+def test_run_task_of_an_image_ecr_does_not_hold_fails_to_pull(boto3_client, runs, registry):
+    uri = boto3_client("ecr").create_repository(repositoryName="fidelity/run-image")["repository"][
+        "repositoryUri"
+    ]
+    digest, _ = push_image(registry, "fidelity/run-image", "good", b"run image")
+    for image in (f"{uri}:good", f"{uri}@{digest}", "public.ecr.aws/docker/library/busybox:1"):
+        *_, stopped = poll(boto3_client, run_one(boto3_client, runs, image), 3)
+        assert stopped["stopCode"] == "EssentialContainerExited", image
+
+    missing = (f"{uri}:missing", f"{uri}@sha256:{'0' * 64}", f"{uri}-gone:good")
+    for image in missing:
+        pending, stopped = poll(boto3_client, run_one(boto3_client, runs, image), 2)
+        assert pending["lastStatus"] == "PENDING"
+        assert stopped["lastStatus"] == stopped["desiredStatus"] == "STOPPED", image
+        assert stopped["stopCode"] == "TaskFailedToStart"
+        assert stopped["stoppedReason"].startswith("CannotPullContainerError:")
+        assert image in stopped["stoppedReason"]
+        assert "exitCode" not in stopped["containers"][0]
+        assert "startedAt" not in stopped
