@@ -169,8 +169,8 @@ options:
       - ARNs of revisions to keep using when their definition equals the rendered one, although a
         later revision exists (for example the revision a service runs after a rollback), so that
         no identical revision is registered.
-      - Ignored when the latest C(ACTIVE) revision was registered outside this module (RV(drift)):
-        then the rendered definition is registered again, as the latest revision.
+      - Ignored when the latest C(ACTIVE) revision was registered outside this module
+        (RV(drift)); then the rendered definition is registered again, as the latest revision.
     type: list
     elements: str
     default: []
@@ -190,7 +190,7 @@ notes:
   - When O(tags) is not set, a new revision keeps the tags of the previous one.
   - Each revision it registers carries the tag C(leverslabs.asset_manager:sha256), the digest of
     its normalised definition. A latest revision without it, or whose definition no longer has
-    that digest, was registered by someone else: it is reported as RV(drift), with a warning, and
+    that digest, was registered by someone else; it is reported as RV(drift), with a warning, and
     replaced by a new revision of the rendered definition.
   - In check mode nothing is written; RV(revision) and RV(arn) are the predicted next revision.
   - Every refusal of bad input happens before any AWS call and says that nothing was written.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from pathlib import Path
 
@@ -162,7 +163,10 @@ def assert_registered_as_rendered(ecs, name):
     ]
     assert container["logConfiguration"]["options"]["awslogs-group"] == "/ecs/asset_manager/web"
     assert described["taskDefinition"]["family"] == name
-    assert described["tags"] == [{"key": "app", "value": "asset_manager"}]
+    tags = {t["key"]: t["value"] for t in described["tags"]}
+    # Besides the given tags, the module's mark: the digest of the content it registered.
+    assert re.fullmatch(r"[0-9a-f]{64}", tags.pop("leverslabs.asset_manager:sha256"))
+    assert tags == {"app": "asset_manager"}
 
 
 def test_check_mode_on_a_new_family_writes_nothing(run_check, ecs):

@@ -24,7 +24,7 @@ def retentions(boto3_client):
     return {g["logGroupName"]: g.get("retentionInDays") for g in groups}
 
 
-def test_retention_change_is_planned_not_made_in_check_mode(run_site, boto3_client):
+def test_retention_change_is_planned_not_made_in_check_mode(run_site, boto3_client, seeded):
     run_storage(run_site)
     names = {f"{PREFIX}/web", f"{PREFIX}/daemon", f"{PREFIX}/runs"}
     assert retentions(boto3_client) == dict.fromkeys(names, 365)
