@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,11 @@ PG_ENV = {
     "DAGSTER_PG_DB": "postgres",
 }
 RUN_ARN = "arn:aws:ecs:us-west-1:123456789012:task-definition/asset-manager-run:7"
+# What the stack lookup finds, as the role reads it (given as an extra variable: no AWS call).
+STACK = {
+    "private_subnet_ids": ["subnet-private-a", "subnet-private-b"],
+    "security_groups": {"alb": "sg-alb", "services": "sg-services"},
+}
 
 
 def render(local_play, dest: Path, *extra_vars: str) -> dict:
@@ -47,7 +53,14 @@ def render(local_play, dest: Path, *extra_vars: str) -> dict:
             ],
         }
     ]
-    proc = local_play(play, "-e", f"ecs_taskdefs_dagster_yaml_path={dest}", *extra_vars)
+    proc = local_play(
+        play,
+        "-e",
+        f"ecs_taskdefs_dagster_yaml_path={dest}",
+        "-e",
+        json.dumps({"__asset_manager_stack": STACK}),
+        *extra_vars,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return yaml.safe_load(dest.read_text())
 
@@ -104,10 +117,56 @@ def test_run_launcher_reads_the_run_task_definition_from_the_environment(rendere
     assert resolved.value["task_definition"] == {"env": "DAGSTER_RUN_TASK_DEFINITION"}
 
 
+def test_runs_start_in_every_private_subnet_with_the_services_group(rendered, task_env):
+    _, data = rendered
+    config = data["run_launcher"]["config"]
+    # Not the daemon's own task settings (one subnet, and a TypeError outside ECS).
+    assert config["use_current_ecs_task_config"] is False
+    assert config["run_task_kwargs"] == {
+        "cluster": "asset-manager",
+        "launchType": "FARGATE",
+        "networkConfiguration": {
+            "awsvpcConfiguration": {
+                "subnets": ["subnet-private-a", "subnet-private-b"],
+                "securityGroups": ["sg-services"],
+                "assignPublicIp": "DISABLED",
+            }
+        },
+    }
+    # No Secrets Manager lookup per run unless asked for: no secretsmanager:ListSecrets needed.
+    assert config["secrets_tag"] is None
+    resolved = validate(rendered[0])["run_launcher"]["config"]
+    assert resolved["run_task_kwargs"] == config["run_task_kwargs"]
+
+
+def test_the_instance_loads_its_storage_up_to_the_connection(rendered, task_env, monkeypatch):
+    """DagsterInstance builds every part, Postgres storage included, and fails only when it
+    connects (nothing listens on the port): the driver the URL names is installed and used."""
+    import psycopg2
+    from dagster import DagsterInstance
+
+    with socket.socket() as probe:  # a port nothing listens on: refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("DAGSTER_PG_HOST", "127.0.0.1")
+    monkeypatch.setenv("DAGSTER_PG_PORT", str(port))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-1")
+    directory, _ = rendered
+    with pytest.raises(Exception) as failed:
+        DagsterInstance.from_config(str(directory))
+    causes, error = [], failed.value
+    while error is not None:
+        causes.append(error)
+        error = error.__cause__ or error.__context__
+    refused = [e for e in causes if isinstance(e, psycopg2.OperationalError)]
+    assert refused and "Connection refused" in str(refused[0]), causes
+
+
 def test_storage_compute_logs_and_coordinator(rendered, task_env):
     directory, data = rendered
     postgres = data["storage"]["postgres"]["postgres_db"]
     assert postgres["params"] == {"sslmode": "require"}
+    assert postgres["scheme"] == "postgresql+psycopg2"
     for key, env in {
         "hostname": "DAGSTER_PG_HOST",
         "port": "DAGSTER_PG_PORT",
