@@ -265,7 +265,7 @@ def seeded(run_site):
 
 
 # The pre-flight's own tasks: argument specs and offline checks. Any other task may call AWS.
-_OFFLINE_TASK = re.compile(r"^TASK \[[^\]]*: (Validating arguments against arg spec|Check )")
+_OFFLINE_TASK = re.compile(r"^TASK \[([^\]]*: )?(Validating arguments against arg spec|Check )")
 
 
 @pytest.fixture(scope="session")

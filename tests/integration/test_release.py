@@ -143,7 +143,7 @@ def test_check_mode_plans_a_release_without_building(stack, release, boto3_clien
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-e", "release_tag=has space"], "release_tag"),
+        (["-e", '{"release_tag": "has space"}'], "release_tag"),
         (["-e", "release_tag=rel-x", "-e", "image_dockerfile=Nope.Dockerfile"], "image_dockerfile"),
         (
             ["-e", "release_tag=rel-x", "-e", "asset_manager_ecr_repository=nope"],
