@@ -90,7 +90,8 @@ options:
     description:
       - Parts that must exist, among C(account), C(vpc), C(subnets), C(cluster), C(repository),
         C(roles), C(certificate), C(hosted_zone), C(security_groups), C(load_balancer),
-        C(target_group), C(services) and C(image) (the digest of O(image_tag)). The module fails, naming each missing one.
+        C(target_group), C(services) and C(image) (the digest of O(image_tag)). The module
+        fails, naming each missing one.
     type: list
     elements: str
     default: []
@@ -221,7 +222,9 @@ image:
     not found.
   returned: always
   type: dict
-  sample: {tag: v42, digest: "sha256:6b773dc8e7b3b007489ebebfa8860288cfed9212f80083b9657fc2bb15463b97"}
+  sample:
+    tag: v42
+    digest: "sha256:6b773dc8e7b3b007489ebebfa8860288cfed9212f80083b9657fc2bb15463b97"
 """
 
 import concurrent.futures
@@ -571,7 +574,7 @@ def read_services(lookup):
 
 
 def running_containers(container_definitions, variables):
-    """{container name: {image, environment}} of a revision, the environment cut to ``variables``."""
+    """{container name: {image, environment}} of a revision, environment cut to ``variables``."""
     wanted = set(variables)
     return {
         container["name"]: {
