@@ -638,6 +638,12 @@ def _single(key, option, reader):
     return read
 
 
+def _balancing(lookup, stack):
+    # One chain per client: the calls of one client come in a known order.
+    _single("load_balancer", "load_balancer", read_load_balancer)(lookup, stack)
+    _single("target_group", "target_group", read_target_group)(lookup, stack)
+
+
 # Independent chains of reads; a chain's later reads need its first answer (the VPC, the cluster).
 CHAINS = (
     ("sts", _account),
@@ -647,8 +653,7 @@ CHAINS = (
     ("ecr", _repository),
     ("acm", _single("certificate_arn", "certificate_domain", read_certificate)),
     ("route53", _single("hosted_zone_id", "hosted_zone", read_hosted_zone)),
-    ("elbv2", _single("load_balancer", "load_balancer", read_load_balancer)),
-    ("elbv2", _single("target_group", "target_group", read_target_group)),
+    ("elbv2", _balancing),
 )
 
 
