@@ -516,13 +516,9 @@ def latest_active(module, client, family):
     """
     try:
         arns = list_revision_arns(client, family, "ACTIVE", latest_only=True)
-        if not arns:
-            return None, {}
-        response = describe_task_definition(client, arns[0])
     except _BOTO_ERRORS as e:
         module.fail_json_aws(e, msg=f"Failed to look up the latest revision of {family}")
-    tags = boto3_tag_list_to_ansible_dict(response.get("tags") or [], "key", "value")
-    return response["taskDefinition"], tags
+    return described(module, client, arns[0]) if arns else (None, {})
 
 
 def predicted_arn(module, client, family, current):

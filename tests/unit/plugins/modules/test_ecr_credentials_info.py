@@ -7,10 +7,8 @@ import datetime
 import json
 from unittest import mock
 
-import boto3
 import pytest
 from ansible.module_utils.common.parameters import remove_values
-from botocore.stub import Stubber
 
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
     AssetManagerModule,
@@ -20,6 +18,7 @@ from ansible_collections.leverslabs.asset_manager.tests.unit.plugins.modules.uti
     Exited,
     Failed,
     run_module,
+    stubbed_client,
 )
 
 PASSWORD = "eyJwYXlsb2FkIjoi-registry-Password-never-print-me"
@@ -30,13 +29,8 @@ EXPIRES = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.UTC)
 
 @pytest.fixture
 def client():
-    ecr = boto3.client(
-        "ecr", region_name="us-west-1", aws_access_key_id="a", aws_secret_access_key="b"
-    )
-    with Stubber(ecr) as stubber:
-        ecr.stubber = stubber
-        yield ecr
-        stubber.assert_no_pending_responses()
+    with stubbed_client("ecr") as stubbed:
+        yield stubbed
 
 
 def expect_token(client, token=TOKEN, endpoint=ENDPOINT):

@@ -7,9 +7,8 @@ import copy
 import datetime
 import json
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import ANY
 
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.taskdef import (
     normalise_task_definition,
@@ -18,6 +17,7 @@ from ansible_collections.leverslabs.asset_manager.plugins.modules import ecs_tas
 from ansible_collections.leverslabs.asset_manager.tests.unit.plugins.modules.utils import (
     Failed,
     run_module,
+    stubbed_client,
 )
 
 FAMILY = "asset_manager-web-task"
@@ -154,12 +154,8 @@ def _aws_description(revision, cpu):
 @pytest.fixture
 def ecs():
     """A real ECS client under Stubber; run_module adds the module's retry wrapper."""
-    client = boto3.client(
-        "ecs", region_name="us-west-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+    with stubbed_client("ecs") as client:
+        yield client, client.stubber
 
 
 def expect_latest(stubber, revision=3, cpu="1024", **description):

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from unittest import mock
 
-import boto3
 import pytest
 from ansible.module_utils.common.parameters import remove_values
-from botocore.stub import Stubber
 
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
     AssetManagerModule,
@@ -18,6 +16,7 @@ from ansible_collections.leverslabs.asset_manager.tests.unit.plugins.modules.uti
     Exited,
     Failed,
     run_module,
+    stubbed_client,
 )
 
 PATH = "/asset-manager"
@@ -29,13 +28,8 @@ TAG_LIST = [{"Key": k, "Value": v} for k, v in TAGS.items()]
 
 @pytest.fixture
 def client():
-    ssm = boto3.client(
-        "ssm", region_name="us-west-1", aws_access_key_id="a", aws_secret_access_key="b"
-    )
-    with Stubber(ssm) as stubber:
-        ssm.stubber = stubber
-        yield ssm
-        stubber.assert_no_pending_responses()
+    with stubbed_client("ssm") as stubbed:
+        yield stubbed
 
 
 def wanted(**extra):

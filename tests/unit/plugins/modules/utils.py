@@ -2,18 +2,22 @@
 
 ``run_module(module, args, client)`` feeds ``args`` to the module through ansible-core's own
 ``patch_module_args`` and hands the module ``client`` whenever it asks for one: a real boto3
-client under botocore's Stubber, or a mapping of service name to such clients. It returns the
-result of ``exit_json`` or raises ``Failed`` with the result of ``fail_json``. Import it as
+client under botocore's Stubber (``stubbed_client``), or a mapping of service name to such
+clients. It returns the result of ``exit_json`` or raises ``Failed`` with the result of
+``fail_json``. Import it as
 ``ansible_collections.leverslabs.asset_manager.tests.unit.plugins.modules.utils``.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from unittest import mock
 
+import boto3
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from botocore.stub import Stubber
 
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
     AssetManagerModule,
@@ -48,6 +52,20 @@ def _exit_json(self, **kwargs):
 
 def _fail_json(self, **kwargs):
     raise Failed(kwargs)
+
+
+@contextlib.contextmanager
+def stubbed_client(service):
+    """A real boto3 client of ``service`` under botocore's Stubber, as ``client.stubber``; every
+    queued response must have been used when the block ends."""
+    client = boto3.client(
+        service, region_name=CONNECTION["region"], aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )  # fmt: skip
+    with Stubber(client) as stubber:
+        client.stubber = stubber
+        yield client
+        stubber.assert_no_pending_responses()
 
 
 def run_module(module, args, client=None, check_mode=False, diff=False):
