@@ -22,13 +22,10 @@ stop_all() {
 }
 trap stop_all EXIT
 
-# A first deploy names its image: one small image, pushed once to a local registry that every
-# fresh emulator's ECR answers from (as a CI job would have pushed it).
+# A first deploy names its image: the small local image, built and pushed by the image role (as
+# make deploy-local does) to a local registry that every fresh emulator's ECR answers from.
 scripts/local_docker.sh start "$work/docker" >/dev/null
 set -a && . "$work/docker/env" && set +a
-docker build -q --label org.opencontainers.image.version=bench -t "$ASSET_MANAGER_REGISTRY/asset-manager:bench" \
-  tests/fixtures/image >/dev/null
-docker push -q "$ASSET_MANAGER_REGISTRY/asset-manager:bench" >/dev/null
 
 fresh() {  # start a seeded emulator on a free port, in $port
   port=$($bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -37,6 +34,8 @@ fresh() {  # start a seeded emulator on a free port, in $port
     emulator/start.sh "$port" >/dev/null
   ASSET_MANAGER_ENDPOINT_URL=http://127.0.0.1:$port $bin/ansible-playbook -i inventories/local \
     playbooks/emulator_prerequisites.yml >/dev/null
+  ASSET_MANAGER_ENDPOINT_URL=http://127.0.0.1:$port $bin/ansible-playbook -i inventories/local \
+    playbooks/release.yml --tags image -e release_tag=bench >/dev/null
 }
 
 seconds() {  # label port command...: run it against the port's emulator, seconds in $secs
