@@ -148,6 +148,12 @@ missing:
   type: list
   elements: str
   sample: [load_balancer, target_group]
+environment_variables:
+  description: The O(environment_variables) the services' containers were read for.
+  returned: always
+  type: list
+  elements: str
+  sample: [DAGSTER_RUN_TASK_DEFINITION]
 messages:
   description: Why each missing part counts as missing, by part.
   returned: always
@@ -729,7 +735,12 @@ def main():
     asked = asked_parts(module.params)
     missing = sorted(part for part in asked if part in lookup.messages)
     found = sorted(asked - set(missing))
-    stack.update(found=found, missing=missing, messages=lookup.messages)
+    stack.update(
+        found=found,
+        missing=missing,
+        messages=lookup.messages,
+        environment_variables=module.params["environment_variables"],
+    )
     required_missing = [part for part in module.params["require"] if part in missing]
     if required_missing:
         module.fail_json(
