@@ -3,7 +3,9 @@ endpoint (the emulator answers the ECR API from it), playbooks/release.yml deplo
 
 Release A, then a site run: the services still run A's digest. Release B, roll back to A's
 revisions: A's digest again. A release rerun changes nothing. The pushed digest is the one in all
-three task definitions. Bad input is refused before any push or AWS write.
+three task definitions, and each release ends with a canary run of the run revision it registered.
+A run revision whose image cannot be pulled fails the canary with ECS's stopped reason. Bad input
+is refused before any push or AWS write.
 """
 
 from __future__ import annotations
@@ -86,6 +88,16 @@ def released_digest(proc) -> str:
     return re.search(r"is (sha256:[0-9a-f]{64}); revisions", " ".join(proc.stdout.split())).group(1)
 
 
+def canary_line(proc) -> str:
+    """The validation report's canary line, whitespace folded."""
+    found = re.search(
+        r"(PASSED|FAILED|SKIPPED) \| canary run \| .*?(?='? - (?:PASSED|FAILED|SKIPPED) \|)",
+        " ".join(proc.stdout.split()),
+    )
+    assert found, proc.stdout[-4000:]
+    return found.group(0)
+
+
 def test_release_cycle(stack, release, run_site, boto3_client, local_docker):
     ecs = boto3_client("ecs")
     repository = boto3_client("ecr").describe_repositories(repositoryNames=["asset-manager"])
@@ -99,6 +111,9 @@ def test_release_cycle(stack, release, run_site, boto3_client, local_docker):
     assert set(latest_images(ecs).values()) == {f"{uri}@{digest_a}"}
     after_a = running(ecs)
     assert {image for _arn, image in after_a.values()} == {f"{uri}@{digest_a}"}
+    run_a = ecs.describe_task_definition(taskDefinition=FAMILIES[0])["taskDefinition"]
+    revision_a = f"{run_a['family']}:{run_a['revision']}"
+    assert canary_line(a).startswith(f"PASSED | canary run | {revision_a} exited 0"), canary_line(a)
 
     # The same command again: no rebuild, no push, no revision, no deployment.
     again = release("-e", "release_tag=rel-a")
@@ -135,6 +150,7 @@ def test_check_mode_plans_a_release_without_building(stack, release, boto3_clien
     before = running(ecs)
     plan = release("-e", "release_tag=rel-never-built", "--check", "--diff")
     assert plan.returncode == 0, plan.stdout[-4000:]
+    assert canary_line(plan) == "SKIPPED | canary run | check mode starts no task"
     assert running(ecs) == before
     tags = boto3_client("ecr").describe_images(repositoryName="asset-manager")["imageDetails"]
     assert "rel-never-built" not in {t for image in tags for t in image.get("imageTags", [])}
@@ -168,3 +184,31 @@ def test_bad_input_is_refused_before_any_push_or_write(
         assert "rel-x" not in (json.load(response).get("tags") or [])
     # Only the read-only lookup may have run (the missing repository is found missing there).
     assert all("Look up" in header for header in aws_tasks(proc.stdout)), aws_tasks(proc.stdout)
+
+
+def test_a_run_image_that_cannot_be_pulled_fails_the_canary_with_ecs_reason(
+    stack, run_site, boto3_client
+):
+    ecs = boto3_client("ecs")
+    uri = boto3_client("ecr").describe_repositories(repositoryNames=["asset-manager"])[
+        "repositories"
+    ][0]["repositoryUri"]
+    missing = f"{uri}@sha256:{'0' * 64}"
+    deployed = run_site("--tags", "workload", "-e", f"ecs_taskdefs_image={missing}")
+    assert deployed.returncode == 0, deployed.stdout[-4000:]
+    run = ecs.describe_task_definition(taskDefinition=FAMILIES[0])["taskDefinition"]
+    assert run["containerDefinitions"][0]["image"] == missing
+
+    proc = run_site(playbook="playbooks/validate.yml")
+    assert proc.returncode != 0, proc.stdout[-4000:]
+    line = canary_line(proc)
+    assert line.startswith("FAILED | canary run | The canary task "), line
+    assert f"of asset-manager-run:{run['revision']} stopped (TaskFailedToStart)" in line, line
+    assert "CannotPullContainerError: pull image manifest has been retried" in line, line
+    stream = re.search(
+        r"Log stream fulcrum/asset-manager/runs run/asset-manager-run/([0-9a-f-]+)", line
+    )
+    assert stream, line
+    task = ecs.describe_tasks(cluster=CLUSTER, tasks=[stream.group(1)])["tasks"][0]
+    assert (task["lastStatus"], task["stopCode"]) == ("STOPPED", "TaskFailedToStart")
+    assert task["overrides"]["containerOverrides"][0]["command"] == ["dagster", "--version"]
