@@ -636,6 +636,344 @@ def patch_run_tasks_run_to_completion() -> None:
     backend.describe_tasks = describe_tasks
 
 
+# While moto enforces IAM (POST /moto-api/reset-auth, or INITIAL_NO_AUTH_ACTION_COUNT), it
+# authorises each request once, for its own action on Resource "*", with no condition keys. The
+# patches below make ECS requests authorised as AWS authorises them; each is a no-op while moto
+# does not enforce IAM (the emulator's default). An ECS request is authorised for the triples
+# (action, resource ARN, condition keys) that the rules below return, in order: the request's own
+# (patch_ecs_authorises_resource_arns; moto's ecs:<Action> on "*" for actions it does not model),
+# then those AWS authorises besides (patch_ecs_tags_on_create_need_tag_resource,
+# patch_ecs_run_task_passes_its_roles).
+_ECS_REQUEST_RULES: list = []
+_ECS_IMPLIED_RULES: list = []
+ECS_TASKS_SERVICE = "ecs-tasks.amazonaws.com"
+# The IDs RunTask will give its new tasks, drawn before the request is authorised (the ARNs that
+# ecs:TagResource is authorised for), per server thread.
+_NEW_TASK_IDS = threading.local()
+
+
+def _auth_enforced() -> bool:
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    return ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT
+
+
+def _wildcard(pattern: str, value: str, ignore_case: bool = False) -> bool:
+    """IAM's string matching: * any run of characters, ? one character, nothing else special."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0) is not None
+
+
+def _arn_like(pattern: str, value: str) -> bool:
+    """ArnEquals/ArnLike: each of the six colon-delimited parts matched on its own."""
+    patterns, values = pattern.split(":", 5), value.split(":", 5)
+    return len(patterns) == len(values) == 6 and all(map(_wildcard, patterns, values))
+
+
+_CONDITION_MATCHES = {
+    "StringEquals": lambda expected, actual: actual == expected,
+    "StringEqualsIgnoreCase": lambda expected, actual: actual.lower() == expected.lower(),
+    "StringLike": _wildcard,
+    "ArnEquals": _arn_like,
+    "ArnLike": _arn_like,
+    "Bool": lambda expected, actual: actual.lower() == expected.lower(),
+}
+_NEGATED_CONDITIONS = {
+    "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "StringNotLike": "StringLike",
+    "ArnNotEquals": "ArnEquals",
+    "ArnNotLike": "ArnLike",
+}
+
+
+def _condition_holds(operator: str, key: str, expected, context: dict) -> bool:
+    """One key of one condition operator against the request context, as IAM evaluates it."""
+    expected = [str(e) for e in (expected if isinstance(expected, list) else [expected])]
+    if operator == "Null":
+        return (key not in context) == (expected[0].lower() == "true")
+    if_exists = operator.endswith("IfExists")
+    base = operator.removesuffix("IfExists")
+    negated = base in _NEGATED_CONDITIONS
+    match = _CONDITION_MATCHES.get(_NEGATED_CONDITIONS.get(base, base))
+    if match is None:
+        return True  # Numeric, Date, IpAddress, Binary, ForAllValues/ForAnyValue: as moto has it
+    if key not in context:
+        return if_exists or negated
+    actual = context[key]
+    actuals = [str(a) for a in (actual if isinstance(actual, list) else [actual])]
+    matched = any(match(e, a) for e in expected for a in actuals)
+    return not matched if negated else matched
+
+
+def patch_iam_condition_operators() -> None:
+    """AWS evaluates a statement's Condition against the request context: String*, Arn* and Bool
+    operators (with ...IfExists) and Null; "If the key that you specify in a policy condition is
+    not present in the request context, the values do not match and the condition is false"
+    (true for the negated operators, and for ...IfExists); and a statement whose condition is false
+    does not apply, so another statement may still allow the request. (IAM User Guide, "IAM JSON
+    policy elements: Condition operators",
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html)
+
+    moto evaluates StringEquals only and ignores every other operator (ArnEquals included), lets a
+    condition on an absent key pass, and turns an Allow whose condition is false into an explicit
+    deny. Here, while moto enforces IAM, a condition is evaluated as above against the keys the
+    request supplies (moto's sts:ExternalId, and those the ECS patches below supply); operators not
+    listed above stay ignored, as in moto. Not enforcing IAM, moto answers alone (S3 bucket policies
+    are evaluated then too, and keep moto's behaviour).
+    """
+    from moto.iam import access_control
+
+    statement_class = access_control.IAMPolicyStatement
+    original = statement_class.is_action_permitted
+
+    def is_action_permitted(
+        self, action, resource="*", principal=None, incoming_condition_values=None
+    ):
+        conditions = self._statement.get("Condition")
+        if not conditions or not _auth_enforced():
+            return original(self, action, resource, principal, incoming_condition_values)
+        context = incoming_condition_values or {}
+        holds = all(
+            _condition_holds(operator, key, expected, context)
+            for operator, keys in conditions.items()
+            for key, expected in keys.items()
+        )
+        if not holds:
+            return access_control.PermissionResult.NEUTRAL
+        unconditioned = {k: v for k, v in self._statement.items() if k != "Condition"}
+        return original(
+            statement_class(unconditioned), action, resource, principal, incoming_condition_values
+        )
+
+    statement_class.is_action_permitted = is_action_permitted
+
+
+def _ecs_access_denied(principal: str, action: str, resource: str, explicit: bool):
+    """What ECS answers a request IAM does not allow: AccessDeniedException (HTTP 400)."""
+    from moto.core.exceptions import JsonRESTError
+
+    why = (
+        "with an explicit deny in an identity-based policy"
+        if explicit
+        else f"because no identity-based policy allows the {action} action"
+    )
+    return JsonRESTError(
+        "AccessDeniedException",
+        f"User: {principal} is not authorized to perform: {action} on resource: {resource} {why}",
+    )
+
+
+def _ecs_authorise(response, checks) -> None:
+    """Authenticate the request as moto does, then authorise each (action, resource, condition
+    keys) with the caller's identity-based policies: an explicit deny, or no allow, refuses it."""
+    from urllib.parse import urlparse
+
+    from moto.iam.access_control import IAMPolicy, IAMRequest, PermissionResult
+
+    path = response.raw_path
+    query = urlparse(response.uri).query
+    request = IAMRequest(
+        account_id=response.current_account,
+        method=response.method,
+        path=path + ("?" + query if query else ""),
+        data=response.data,
+        body=response.raw_body,
+        headers=response.headers,
+        action=response._get_action(),
+    )
+    request.check_signature()
+    policies = request._access_key.collect_policies()
+    for action, resource, context in checks:
+        results = [
+            IAMPolicy(p).is_action_permitted(action, resource, None, context) for p in policies
+        ]
+        if PermissionResult.DENIED in results or PermissionResult.PERMITTED not in results:
+            explicit = PermissionResult.DENIED in results
+            raise _ecs_access_denied(request._access_key.arn, action, resource, explicit)
+
+
+def _install_ecs_authorisation() -> None:
+    """Authorise ECS requests with the rules above while moto enforces IAM (once)."""
+    from moto.ecs.responses import EC2ContainerServiceResponse as responses
+
+    if getattr(responses, "_fidelity_authorisation", False):
+        return
+    original = responses._authenticate_and_authorize_normal_action
+
+    def authorise(self, resource="*"):
+        _NEW_TASK_IDS.ids = []
+        if not _auth_enforced():
+            return original(self, resource)  # moto counts the request towards enforcement
+        checks = None
+        for rule in _ECS_REQUEST_RULES:
+            checks = rule(self)
+        if checks is None:
+            checks = [(f"ecs:{self._get_action()}", resource, {})]
+        for rule in _ECS_IMPLIED_RULES:
+            checks = checks + rule(self)
+        _ecs_authorise(self, checks)
+
+    responses._authenticate_and_authorize_normal_action = authorise
+    responses._fidelity_authorisation = True
+
+
+def _ecs_arn(response, resource: str) -> str:
+    from moto.utilities.utils import get_partition
+
+    region = response.region
+    return f"arn:{get_partition(region)}:ecs:{region}:{response.current_account}:{resource}"
+
+
+def _ecs_cluster(response) -> tuple[str, str]:
+    """The request's cluster (default: "default") as (name, ARN)."""
+    cluster = response._get_param("cluster") or "default"
+    name = cluster.split("/")[-1] if cluster.startswith("arn:") else cluster
+    return name, cluster if cluster.startswith("arn:") else _ecs_arn(response, f"cluster/{name}")
+
+
+def _ecs_task_definition(response):
+    """The task definition the request names (family, family:revision or ARN; a family is its
+    latest ACTIVE revision), or None when there is no such definition."""
+    name = response._get_param("taskDefinition")
+    try:
+        return response.ecs_backend.describe_task_definition(name) if name else None
+    except Exception:  # moto's own error answers the request once it is authorised
+        return None
+
+
+def _ecs_request_resources(response):
+    """The resource ARNs and ecs:cluster AWS authorises an ECS action for (None: not modelled)."""
+    action = response._get_action()
+    if action == "DescribeTaskDefinition":
+        return [("ecs:DescribeTaskDefinition", "*", {})]  # no resource-level permission
+    if action not in ("RunTask", "DescribeTasks", "StopTask"):
+        return None
+    cluster_name, cluster_arn = _ecs_cluster(response)
+    context = {"ecs:cluster": cluster_arn}
+    if action == "RunTask":
+        definition = _ecs_task_definition(response)
+        name = response._get_param("taskDefinition") or ""
+        arn = (
+            definition.arn
+            if definition is not None
+            else name
+            if name.startswith("arn:")
+            else _ecs_arn(response, f"task-definition/{name}")
+        )
+        return [("ecs:RunTask", arn, context)]
+    tasks = (
+        response._get_param("tasks", [])
+        if action == "DescribeTasks"
+        else [response._get_param("task")]
+    )
+    return [
+        (
+            f"ecs:{action}",
+            task if task.startswith("arn:") else _ecs_arn(response, f"task/{cluster_name}/{task}"),
+            context,
+        )
+        for task in tasks
+        if task
+    ]
+
+
+def patch_ecs_authorises_resource_arns() -> None:
+    """AWS authorises ecs:RunTask for the task definition revision it runs
+    (arn:...:task-definition/<family>:<revision>; a bare family is its latest ACTIVE revision),
+    with condition key ecs:cluster the cluster's ARN; ecs:DescribeTasks and ecs:StopTask for each
+    task's ARN (arn:...:task/<cluster>/<id>), with ecs:cluster; ecs:DescribeTaskDefinition on "*"
+    only (no resource-level permission). (Service Authorization Reference, "Actions, resources,
+    and condition keys for Amazon Elastic Container Service",
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html)
+
+    moto, enforcing IAM, authorises every ECS action for Resource "*" with no condition key, so a
+    least-privilege statement naming an ARN never allows anything. Here, while moto enforces IAM,
+    these four actions are authorised as above (an ECS AccessDeniedException naming the action and
+    resource when refused); other ECS actions keep moto's "*".
+    """
+    _install_ecs_authorisation()
+    _ECS_REQUEST_RULES.append(_ecs_request_resources)
+
+
+def patch_ecs_tags_on_create_need_tag_resource() -> None:
+    """AWS: "If tags are specified in the resource-creating action, AWS performs additional
+    authorization": RunTask with tags also needs ecs:TagResource on each new task
+    (arn:...:task/<cluster>/<id>), with condition key ecs:CreateAction = RunTask. (Amazon ECS
+    Developer Guide, "Grant permission to tag resources on creation",
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html)
+
+    moto authorises ecs:RunTask alone. Here, while moto enforces IAM, a RunTask with tags is also
+    authorised for ecs:TagResource on the ARNs its tasks will have (their IDs drawn before the
+    request is authorised and given to the tasks it starts).
+    """
+    from moto.ecs import models
+    from moto.moto_api._internal import mock_random
+
+    _install_ecs_authorisation()
+
+    def tag_on_create(response):
+        if response._get_action() != "RunTask" or not response._get_param("tags"):
+            return []
+        cluster_name, _ = _ecs_cluster(response)
+        count = int(response._get_param("count") or 1)
+        _NEW_TASK_IDS.ids = [str(mock_random.uuid4()) for _ in range(count)]
+        return [
+            (
+                "ecs:TagResource",
+                _ecs_arn(response, f"task/{cluster_name}/{task_id}"),
+                {"ecs:CreateAction": "RunTask"},
+            )
+            for task_id in _NEW_TASK_IDS.ids
+        ]
+
+    original_init = models.Task.__init__
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        ids = getattr(_NEW_TASK_IDS, "ids", None)
+        if ids:
+            self.id = ids.pop(0)
+
+    models.Task.__init__ = init
+    _ECS_IMPLIED_RULES.append(tag_on_create)
+
+
+def patch_ecs_run_task_passes_its_roles() -> None:
+    """AWS: a principal that hands a role to a service needs iam:PassRole on that role; RunTask
+    hands ECS the task role and the task execution role (the task definition's taskRoleArn and
+    executionRoleArn, or those the overrides name), with condition key iam:PassedToService =
+    ecs-tasks.amazonaws.com. (IAM User Guide, "Grant a user permissions to pass a role to an AWS
+    service", https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html; Amazon
+    ECS Developer Guide, "Troubleshooting Amazon Elastic Container Service identity and access",
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/security_iam_troubleshoot.html)
+
+    moto authorises ecs:RunTask alone. Here, while moto enforces IAM, RunTask is also authorised
+    for iam:PassRole on each of those roles.
+    """
+    _install_ecs_authorisation()
+
+    def passed_roles(response):
+        if response._get_action() != "RunTask":
+            return []
+        definition = _ecs_task_definition(response)
+        overrides = response._get_param("overrides") or {}
+        roles = []
+        for key, attribute in (
+            ("taskRoleArn", "task_role_arn"),
+            ("executionRoleArn", "execution_role_arn"),
+        ):
+            role = overrides.get(key) or getattr(definition, attribute, None)
+            if role and role not in roles:
+                roles.append(role)
+        return [
+            ("iam:PassRole", role, {"iam:PassedToService": ECS_TASKS_SERVICE}) for role in roles
+        ]
+
+    _ECS_IMPLIED_RULES.append(passed_roles)
+
+
 PATCHES = (
     patch_oidc_client_secret_write_only,
     patch_alb_default_attributes,
@@ -650,6 +988,10 @@ PATCHES = (
     patch_ecr_images_from_registry,
     patch_eni_private_dns_name,
     patch_run_tasks_run_to_completion,
+    patch_iam_condition_operators,
+    patch_ecs_authorises_resource_arns,
+    patch_ecs_tags_on_create_need_tag_resource,
+    patch_ecs_run_task_passes_its_roles,
 )
 
 

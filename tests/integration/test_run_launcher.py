@@ -59,18 +59,23 @@ JOB_FILE = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module")
-def stack(seeded, run_site, push_image, tmp_path_factory):
-    """A deployed stack (first deploy from a pushed image) and the dagster.yaml its deploy
-    rendered; torn down afterwards, so that the session's other test files find the emulator as
-    seeded."""
+def deploy_stack(run_site, push_image, tmp_path_factory) -> dict:
+    """Deploy the stack (first deploy from a pushed image) with `run_site`; returns the
+    dagster.yaml its deploy rendered."""
     push_image("seed")
     dagster_yaml = tmp_path_factory.mktemp("dagster_home") / "dagster.yaml"
     proc = run_site(
         "-e", "ecs_taskdefs_image_tag=seed", "-e", f"ecs_taskdefs_dagster_yaml_path={dagster_yaml}"
     )
     assert proc.returncode == 0, proc.stdout[-4000:]
-    yield yaml.safe_load(dagster_yaml.read_text())
+    return yaml.safe_load(dagster_yaml.read_text())
+
+
+@pytest.fixture(scope="module")
+def stack(seeded, run_site, push_image, tmp_path_factory):
+    """A deployed stack and the dagster.yaml its deploy rendered; torn down afterwards, so that
+    the session's other test files find the emulator as seeded."""
+    yield deploy_stack(run_site, push_image, tmp_path_factory)
     proc = run_site("-e", "teardown_confirm=local", playbook="playbooks/teardown.yml")
     assert proc.returncode == 0, proc.stdout[-4000:]
 
@@ -151,11 +156,12 @@ def run_failure(instance, run_id: str) -> str:
     return "\n".join(lines)
 
 
-@pytest.fixture(scope="module")
-def launched(stack, boto3_client, aws_env, tmp_path_factory):
-    """One run submitted and launched by the daemon's dequeue loop, in a process that has the
-    daemon task's environment. Returns what the test needs to check: the AWS calls, the Dagster
-    run, and the emulator's run revisions and task definition families before and after."""
+def launch_run(stack, ecs, ssm, aws_env, tmp_path_factory) -> dict:
+    """Submit one run and have the daemon's dequeue loop launch it, in a process that has the
+    daemon task's environment (read with the clients `ecs` and `ssm`) and the AWS settings
+    `aws_env` (the launcher's credentials and endpoint). Returns what a test checks: the AWS
+    calls, the Dagster run and what it recorded of a failure, the launcher, and the emulator's run
+    revisions and task definition families before and after."""
     from dagster import DagsterRunStatus
     from dagster._core.test_utils import (
         create_run_for_test,
@@ -167,8 +173,7 @@ def launched(stack, boto3_client, aws_env, tmp_path_factory):
         QueuedRunCoordinatorDaemon,
     )
 
-    ecs = boto3_client("ecs")
-    env = daemon_environment(ecs, boto3_client("ssm"))
+    env = daemon_environment(ecs, ssm)
     before = {"revisions": run_revisions(ecs), "families": families(ecs)}
     code = tmp_path_factory.mktemp("code") / "definitions.py"
     code.write_text(JOB_FILE)
@@ -212,7 +217,11 @@ def launched(stack, boto3_client, aws_env, tmp_path_factory):
                 list(daemon.run_iteration(workspace_context))
             launched_run = instance.get_run_by_id(run.run_id)
             failure = run_failure(instance, run.run_id)
-            launcher = instance.run_launcher
+            session.events.unregister("provide-client-params", calls)
+            try:
+                launcher = instance.run_launcher
+            except Exception:  # its constructor failed: the run's failure says why
+                launcher = None
     after = {"revisions": run_revisions(ecs), "families": families(ecs)}
     return {
         "env": env,
@@ -223,6 +232,12 @@ def launched(stack, boto3_client, aws_env, tmp_path_factory):
         "before": before,
         "after": after,
     }
+
+
+@pytest.fixture(scope="module")
+def launched(stack, boto3_client, aws_env, tmp_path_factory):
+    """One run launched with the session's (unchecked) test credentials."""
+    return launch_run(stack, boto3_client("ecs"), boto3_client("ssm"), aws_env, tmp_path_factory)
 
 
 def run_task_request(launched) -> dict:

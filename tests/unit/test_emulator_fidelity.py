@@ -572,3 +572,301 @@ def test_run_task_of_an_image_ecr_does_not_hold_fails_to_pull(boto3_client, runs
         assert image in stopped["stoppedReason"]
         assert "exitCode" not in stopped["containers"][0]
         assert "startedAt" not in stopped
+
+
+# IAM enforced: a private emulator, since enforcing IAM changes the whole emulator.
+ALLOW_ALL = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+@pytest.fixture(scope="module")
+def iam_emulator(tmp_path_factory):
+    """An emulator of its own, which these tests have enforce IAM. It holds, made while IAM is not
+    enforced: an admin user (inline policy "*") with an access key, a role "fidelity-launcher"
+    whose trust policy allows the admin, its credentials (the admin assumed it) and two clusters.
+    Yields them with `client(service, creds=None)` (default: moto's unchecked test credentials)
+    and `enforced()`, a context manager that has the emulator enforce IAM while it lasts."""
+    import contextlib
+    from types import SimpleNamespace
+
+    import boto3
+
+    root = Path(__file__).resolve().parents[2]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    state = tmp_path_factory.mktemp("emulator-iam")
+    env = {**os.environ, "EMULATOR_STATE_DIR": str(state), "PYTHON": sys.executable}
+    env.pop(fidelity.ECR_REGISTRY_ENV, None)
+    subprocess.run([str(root / "emulator/start.sh"), str(port)], check=True, env=env)
+
+    def client(service, creds=None):
+        creds = creds or {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        return boto3.client(service, region_name="us-west-1", endpoint_url=url, **creds)
+
+    def reset_auth(count: str):
+        request = urllib.request.Request(
+            f"{url}/moto-api/reset-auth",
+            data=count.encode(),
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+        )
+        urllib.request.urlopen(request).read()
+
+    @contextlib.contextmanager
+    def enforced():
+        reset_auth("0")
+        try:
+            yield
+        finally:
+            reset_auth("inf")
+
+    try:
+        iam = client("iam")
+        admin = iam.create_user(UserName="fidelity-admin")["User"]["Arn"]
+        iam.put_user_policy(
+            UserName="fidelity-admin", PolicyName="all", PolicyDocument=json.dumps(ALLOW_ALL)
+        )
+        key = iam.create_access_key(UserName="fidelity-admin")["AccessKey"]
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": admin}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        role = iam.create_role(
+            RoleName="fidelity-launcher", AssumeRolePolicyDocument=json.dumps(trust)
+        )["Role"]["Arn"]
+        credentials = client("sts").assume_role(RoleArn=role, RoleSessionName="fidelity")[
+            "Credentials"
+        ]
+        ecs = client("ecs")
+        yield SimpleNamespace(
+            client=client,
+            enforced=enforced,
+            admin_arn=admin,
+            admin={
+                "aws_access_key_id": key["AccessKeyId"],
+                "aws_secret_access_key": key["SecretAccessKey"],
+            },
+            role_arn=role,
+            role={
+                "aws_access_key_id": credentials["AccessKeyId"],
+                "aws_secret_access_key": credentials["SecretAccessKey"],
+                "aws_session_token": credentials["SessionToken"],
+            },
+            cluster=ecs.create_cluster(clusterName="fidelity-auth")["cluster"]["clusterArn"],
+            other_cluster=ecs.create_cluster(clusterName="fidelity-other")["cluster"]["clusterArn"],
+        )
+    finally:
+        subprocess.run([str(root / "emulator/stop.sh"), str(port)], check=True, env=env)
+
+
+def grant(iam_emulator, *statements):
+    """The launcher role's one inline policy: these statements (written by the admin)."""
+    document = {"Version": "2012-10-17", "Statement": list(statements)}
+    iam_emulator.client("iam", iam_emulator.admin).put_role_policy(
+        RoleName="fidelity-launcher", PolicyName="launcher", PolicyDocument=json.dumps(document)
+    )
+
+
+def register(iam_emulator, family, **roles):
+    return iam_emulator.client("ecs").register_task_definition(
+        family=family,
+        containerDefinitions=[{"name": "run", "image": "busybox", "memory": 128}],
+        **roles,
+    )["taskDefinition"]["taskDefinitionArn"]
+
+
+def denied(call, action: str, resource: str) -> None:
+    """The call is refused as ECS refuses it: AccessDeniedException naming the action and the
+    resource (or its start)."""
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        call()
+    error = refused.value.response["Error"]
+    assert error["Code"] == "AccessDeniedException", error
+    assert f"is not authorized to perform: {action} on resource: {resource}" in error["Message"]
+
+
+def test_iam_conditions_are_evaluated_as_iam_does(iam_emulator):
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": iam_emulator.admin_arn},
+                "Action": "sts:AssumeRole",
+                "Condition": {operator: {"sts:ExternalId": value}},
+            }
+            for operator, value in (("StringEquals", "one"), ("StringLike", "two-*"))
+        ],
+    }
+    role = iam_emulator.client("iam").create_role(
+        RoleName="fidelity-external", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
+    sts = iam_emulator.client("sts", iam_emulator.admin)
+    with iam_emulator.enforced():
+        # The second statement allows what the first's false condition does not deny.
+        for external_id in ("one", "two-1"):
+            sts.assume_role(RoleArn=role, RoleSessionName="session", ExternalId=external_id)
+        # StringLike is evaluated (moto ignores it), and an absent key fails the condition.
+        for extra in ({"ExternalId": "three"}, {}):
+            with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+                sts.assume_role(RoleArn=role, RoleSessionName="session", **extra)
+
+
+def test_ecs_requests_are_authorised_for_their_resource_arns(iam_emulator):
+    run = register(iam_emulator, "fidelity-auth-run")
+    other = register(iam_emulator, "fidelity-auth-other")
+    prefix = run.split(":task-definition/")[0]
+    grant(
+        iam_emulator,
+        {
+            "Effect": "Allow",
+            "Action": "ecs:RunTask",
+            "Resource": f"{prefix}:task-definition/fidelity-auth-run:*",
+            "Condition": {"ArnEquals": {"ecs:cluster": iam_emulator.cluster}},
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["ecs:DescribeTasks", "ecs:StopTask"],
+            "Resource": f"{prefix}:task/fidelity-auth/*",
+        },
+        {"Effect": "Allow", "Action": "ecs:DescribeTaskDefinition", "Resource": "*"},
+    )
+    ecs = iam_emulator.client("ecs", iam_emulator.role)
+    # Not enforcing IAM, the emulator authorises nothing: any call goes.
+    ecs.list_clusters()
+    admins_task = iam_emulator.client("ecs").run_task(
+        cluster="fidelity-other", taskDefinition=other, launchType="FARGATE"
+    )["tasks"][0]["taskArn"]
+    with iam_emulator.enforced():
+        assert ecs.describe_task_definition(taskDefinition="fidelity-auth-run")
+        (task,) = ecs.run_task(
+            cluster="fidelity-auth", taskDefinition="fidelity-auth-run", launchType="FARGATE"
+        )["tasks"]
+        assert task["taskDefinitionArn"] == run
+        task_id = task["taskArn"].split("/")[-1]
+        for name in (task["taskArn"], task_id):
+            (described,) = ecs.describe_tasks(cluster="fidelity-auth", tasks=[name])["tasks"]
+            assert described["taskArn"] == task["taskArn"]
+        ecs.stop_task(cluster="fidelity-auth", task=task_id)
+
+        denied(
+            lambda: ecs.run_task(
+                cluster="fidelity-auth", taskDefinition=other, launchType="FARGATE"
+            ),
+            "ecs:RunTask",
+            other,
+        )
+        denied(  # the revision is the resource; the cluster a condition key
+            lambda: ecs.run_task(
+                cluster=iam_emulator.other_cluster, taskDefinition=run, launchType="FARGATE"
+            ),
+            "ecs:RunTask",
+            run,
+        )
+        denied(
+            lambda: ecs.describe_tasks(cluster="fidelity-other", tasks=[admins_task]),
+            "ecs:DescribeTasks",
+            admins_task,
+        )
+        denied(
+            lambda: ecs.stop_task(cluster="fidelity-other", task=admins_task),
+            "ecs:StopTask",
+            admins_task,
+        )
+        denied(ecs.list_clusters, "ecs:ListClusters", "*")
+
+
+def test_run_task_with_tags_needs_tag_resource(iam_emulator):
+    run = register(iam_emulator, "fidelity-tagged-run")
+    prefix = run.split(":task-definition/")[0]
+    run_anything = {"Effect": "Allow", "Action": "ecs:RunTask", "Resource": "*"}
+
+    def tag_at(action, cluster="fidelity-auth"):
+        return {
+            "Effect": "Allow",
+            "Action": "ecs:TagResource",
+            "Resource": f"{prefix}:task/{cluster}/*",
+            "Condition": {"StringEquals": {"ecs:CreateAction": action}},
+        }
+
+    ecs = iam_emulator.client("ecs", iam_emulator.role)
+    admin = iam_emulator.client("ecs", iam_emulator.admin)
+    tags = [{"key": "dagster/run_id", "value": "run-1"}]
+
+    def run_tagged():
+        return ecs.run_task(
+            cluster="fidelity-auth", taskDefinition=run, launchType="FARGATE", tags=tags
+        )["tasks"][0]
+
+    with iam_emulator.enforced():
+        for statements in ((), (tag_at("CreateService"),), (tag_at("RunTask", "fidelity-other"),)):
+            grant(iam_emulator, run_anything, *statements)
+            before = admin.list_tasks(cluster="fidelity-auth")["taskArns"]
+            denied(run_tagged, "ecs:TagResource", f"{prefix}:task/fidelity-auth/")
+            assert admin.list_tasks(cluster="fidelity-auth")["taskArns"] == before
+        # Without tags, RunTask needs no ecs:TagResource.
+        ecs.run_task(cluster="fidelity-auth", taskDefinition=run, launchType="FARGATE")
+
+        grant(iam_emulator, run_anything, tag_at("RunTask"))
+        task = run_tagged()
+        assert task["taskArn"].startswith(f"{prefix}:task/fidelity-auth/")
+        assert admin.list_tags_for_resource(resourceArn=task["taskArn"])["tags"] == tags
+
+
+def test_run_task_needs_pass_role_for_its_roles(iam_emulator):
+    iam = iam_emulator.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    task_role, execution_role, third_role = (
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        for name in ("fidelity-task", "fidelity-execution", "fidelity-third")
+    )
+    run = register(
+        iam_emulator, "fidelity-roles-run", taskRoleArn=task_role, executionRoleArn=execution_role
+    )
+    run_anything = {"Effect": "Allow", "Action": "ecs:RunTask", "Resource": "*"}
+
+    def pass_role(*roles, service="ecs-tasks.amazonaws.com"):
+        return {
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": list(roles),
+            "Condition": {"StringEquals": {"iam:PassedToService": service}},
+        }
+
+    ecs = iam_emulator.client("ecs", iam_emulator.role)
+
+    def run_task(**overrides):
+        return ecs.run_task(
+            cluster="fidelity-auth",
+            taskDefinition=run,
+            launchType="FARGATE",
+            overrides=overrides,
+        )["tasks"][0]
+
+    with iam_emulator.enforced():
+        grant(iam_emulator, run_anything, pass_role(task_role, execution_role))
+        assert run_task()["taskDefinitionArn"] == run
+
+        grant(iam_emulator, run_anything, pass_role(task_role))
+        denied(run_task, "iam:PassRole", execution_role)
+        grant(
+            iam_emulator,
+            run_anything,
+            pass_role(task_role, execution_role, service="ec2.amazonaws.com"),
+        )
+        denied(run_task, "iam:PassRole", task_role)
+        grant(iam_emulator, run_anything, pass_role(task_role, execution_role))
+        denied(lambda: run_task(taskRoleArn=third_role), "iam:PassRole", third_role)
