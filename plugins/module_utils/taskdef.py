@@ -425,6 +425,20 @@ def env_secret_conflicts(container):
     return sorted(plain & secret)
 
 
+def unknown_secret_parameters(container, known_parameters):
+    """valueFrom names of ``container``'s secrets that are neither ARNs nor ``known_parameters``
+    (None: not checked); a task with such a secret never starts (ResourceInitializationError)."""
+    if known_parameters is None:
+        return []
+    known = {name.lstrip("/") for name in known_parameters}
+    return sorted(
+        secret["valueFrom"]
+        for secret in container.get("secrets") or []
+        if not str(secret.get("valueFrom", "")).startswith("arn:")
+        and str(secret.get("valueFrom", "")).lstrip("/") not in known
+    )
+
+
 def resolve_secret_arn(value_from, prefix):
     """An SSM parameter name becomes prefix/name; an ARN (Secrets Manager or SSM) is kept."""
     if not prefix or value_from.startswith("arn:"):
@@ -472,17 +486,61 @@ def _check_container_names(requested, names, option, source):
         )
 
 
-def _task_size(value, key, where=None):
-    """Task cpu or memory in AWS's described form; raises unless it is a number of units."""
-    label = f"{where} {key}" if where else key
+def _task_size(value, key, where=None, label=None):
+    """Task cpu or memory in AWS's described form; raises unless it is a number of units.
+    ``label`` names the value in the message (the caller's variable), else ``where`` and ``key``."""
+    label = label or (f"{where} {key}" if where else key)
     canonical = canonical_task_cpu(value) if key == "cpu" else canonical_task_memory(value)
     if not isinstance(canonical, str) or not canonical.isdigit():
-        example = "1024 or '1 vCPU'" if key == "cpu" else "2048 or '2 GB'"
+        example = (
+            f"{', '.join(str(cpu) for cpu in FARGATE_SIZES)} or '1 vCPU'"
+            if key == "cpu"
+            else "2048 or '2 GB'"
+        )
         raise TaskDefinitionError(
             f"{label} {value!r} is not a number of "
             f"{'CPU units' if key == 'cpu' else 'MiB'} (for example {example})"
         )
     return canonical
+
+
+# Fargate's task sizes: CPU units -> the memory (MiB) it allows, from the ECS Developer Guide's
+# "Task CPU and memory" table (Linux). No other pair starts on Fargate.
+FARGATE_SIZES = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+
+
+def _allowed(memory):
+    """The memory choices of one cpu, shortly: a list, or a range with its step."""
+    if len(memory) <= 3:
+        return ", ".join(str(m) for m in memory)
+    return f"{memory[0]} to {memory[-1]} in steps of {memory[1] - memory[0]}"
+
+
+def fargate_size_problem(cpu, memory, labels=None):
+    """Why Fargate has no configuration for task ``cpu``/``memory`` (units, MiB), or None."""
+    labels = {"cpu": "cpu", "memory": "memory", **(labels or {})}
+    if cpu is None or memory is None:
+        return f"Fargate needs both task {labels['cpu']} and {labels['memory']}"
+    allowed = FARGATE_SIZES.get(int(cpu))
+    if allowed is None:
+        return (
+            f"{labels['cpu']} {cpu} is not a Fargate task size: cpu must be one of "
+            f"{', '.join(str(c) for c in FARGATE_SIZES)}"
+        )
+    if int(memory) not in allowed:
+        return (
+            f"{labels['memory']} {memory} does not go with {labels['cpu']} {cpu} on Fargate: "
+            f"cpu {cpu} allows memory {_allowed(allowed)} (MiB)"
+        )
+    return None
 
 
 def _ports_as_ints(container):
@@ -529,6 +587,8 @@ def render_task_definition(
     environment=None,
     definition_source="definition",
     env_source="env_file",
+    known_parameters=None,
+    labels=None,
 ):
     """Build the definition to register from the app's JSON and the inventory's values.
 
@@ -582,11 +642,16 @@ def render_task_definition(
         rendered["executionRoleArn"] = execution_role_arn
     if task_role_arn:
         rendered["taskRoleArn"] = task_role_arn
+    labels = labels or {}
     for key, override in (("cpu", cpu), ("memory", memory)):
         if override is not None and override != "":
-            rendered[key] = _task_size(override, key)
+            rendered[key] = _task_size(override, key, label=labels.get(key))
         elif rendered.get(key) is not None:
             rendered[key] = _task_size(rendered[key], key, definition_source)
+    if "FARGATE" in (rendered.get("requiresCompatibilities") or []):
+        problem = fargate_size_problem(rendered.get("cpu"), rendered.get("memory"), labels)
+        if problem:
+            raise TaskDefinitionError(problem)
 
     image_targets = default_targets if image_containers is None else list(image_containers)
     env_targets = default_targets if env_containers is None else list(env_containers)
@@ -616,6 +681,14 @@ def render_task_definition(
             if extra_environment:
                 item = _set_environment(item, extra_environment)
         item = _ports_as_ints(item)
+        unknown = unknown_secret_parameters(item, known_parameters)
+        if unknown:
+            raise TaskDefinitionError(
+                f"container {name!r} takes secret(s) from {', '.join(unknown)}, which "
+                f"{'is' if len(unknown) == 1 else 'are'} not a parameter of the stack "
+                f"({labels.get('known_parameters', 'known_parameters')}): declare "
+                f"{'it' if len(unknown) == 1 else 'them'} there, or give a full ARN in valueFrom"
+            )
         if item.get("secrets"):
             item["secrets"] = [
                 {

@@ -140,6 +140,9 @@ options:
   memory:
     description:
       - The task's memory in MiB (C(2048), or C(2 GB)); overrides C(memory) of the definition.
+      - With C(FARGATE) in the definition's C(requiresCompatibilities), the pair must be one of
+        Fargate's task sizes (for example cpu C(256) allows memory C(512), C(1024) or C(2048));
+        any other pair is refused before any AWS call.
     type: raw
   log_configuration:
     description:
@@ -174,6 +177,20 @@ options:
     type: list
     elements: str
     default: []
+  known_parameters:
+    description:
+      - The SSM parameter names (relative to O(ssm_parameter_arn_prefix)) that exist or will
+        exist. A secret whose C(valueFrom) is neither one of them nor an ARN is refused, before
+        any AWS call: ECS could never start the task (C(ResourceInitializationError)).
+      - Not given, C(valueFrom) is not checked.
+    type: list
+    elements: str
+  variables:
+    description:
+      - For messages, the caller's name of O(cpu), O(memory) and O(known_parameters), for example
+        C({cpu: ecs_taskdefs_web_cpu}), so that a refusal names the variable to fix.
+    type: dict
+    default: {}
   validate_only:
     description:
       - Read, render and validate the definition exactly as O(state=present) would, then exit
@@ -594,6 +611,8 @@ def render(module):
             environment=params["environment"],
             definition_source=definition_source,
             env_source=env_source,
+            known_parameters=params["known_parameters"],
+            labels=params["variables"],
         )
     except TaskDefinitionError as e:
         _refuse(module, e)
@@ -774,6 +793,8 @@ def main():
         environment=dict(type="dict"),
         reuse=dict(type="list", elements="str", default=[]),
         validate_only=dict(type="bool", default=False),
+        known_parameters=dict(type="list", elements="str"),
+        variables=dict(type="dict", default={}),
     )
     module = AssetManagerModule(
         argument_spec=argument_spec,

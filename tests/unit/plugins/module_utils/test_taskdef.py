@@ -509,6 +509,8 @@ def test_role_files_render_with_the_roles_placeholders():
         env_file=read_json_file(str(files / "env.json"), "env_file_path"),
         placeholders=placeholders,
         container="am-web",
+        cpu="1024",
+        memory="2048",
     )
     container = web["containerDefinitions"][0]
     assert container["portMappings"] == [{"containerPort": 3000, "protocol": "tcp"}]
@@ -519,6 +521,8 @@ def test_role_files_render_with_the_roles_placeholders():
             definition=read_json_file(str(path), "definition_file"),
             placeholders=placeholders,
             container="am-web",
+            cpu="512",
+            memory="1024",
         )
         assert rendered["containerDefinitions"][0]["name"] == "am-web"
 
@@ -658,3 +662,64 @@ def test_arn_helpers():
     assert taskdef.task_definition_arn("aws", "eu-west-1", "1", "f", 1) == (
         "arn:aws:ecs:eu-west-1:1:task-definition/f:1"
     )
+
+
+# ----------------------------------------------------------------------- Fargate and secrets
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory"),
+    [(256, 512), (256, 2048), (512, 4096), (1024, 8192), (2048, 16384), (4096, 30720),
+     (8192, 61440), (8192, 20480), (16384, 122880), (16384, 40960)],
+)  # fmt: skip
+def test_fargate_sizes_aws_documents_are_accepted(cpu, memory):
+    assert taskdef.fargate_size_problem(str(cpu), str(memory)) is None
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory", "message"),
+    [
+        ("256", "16384", "memory 16384 does not go with cpu 256 on Fargate: cpu 256 allows "
+                         "memory 512, 1024, 2048"),
+        ("512", "512", "cpu 512 allows memory 1024 to 4096 in steps of 1024"),
+        ("8192", "17408", "cpu 8192 allows memory 16384 to 61440 in steps of 4096"),
+        ("3000", "4096", "cpu 3000 is not a Fargate task size: cpu must be one of 256, 512, 1024"),
+        (None, "2048", "Fargate needs both task cpu and memory"),
+    ],
+)  # fmt: skip
+def test_fargate_sizes_aws_has_no_configuration_for_are_refused(cpu, memory, message):
+    assert message in taskdef.fargate_size_problem(cpu, memory)
+
+
+def test_a_refused_size_names_the_callers_variables():
+    with pytest.raises(
+        TaskDefinitionError,
+        match="ecs_taskdefs_web_memory 512 does not go with ecs_taskdefs_web_cpu 2048",
+    ):
+        render(
+            cpu="2048",
+            memory="512",
+            labels={"cpu": "ecs_taskdefs_web_cpu", "memory": "ecs_taskdefs_web_memory"},
+        )
+    with pytest.raises(
+        TaskDefinitionError, match="ecs_taskdefs_web_cpu 'abc' is not a number of CPU units"
+    ):
+        render(cpu="abc", labels={"cpu": "ecs_taskdefs_web_cpu"})
+
+
+def test_secrets_must_name_a_known_parameter_or_an_arn():
+    # env.json's secrets: /$env/postgres_password (a name) and a Secrets Manager ARN (kept).
+    rendered = render(known_parameters=["prod/postgres_password"], cpu="1024", memory="2048")
+    assert rendered["containerDefinitions"][0]["secrets"]
+    with pytest.raises(TaskDefinitionError) as refused:
+        render(
+            known_parameters=["OTHER"], labels={"known_parameters": "ssm_params_extra_parameters"}
+        )
+    message = str(refused.value)
+    assert (
+        "takes secret(s) from /prod/postgres_password, which is not a parameter of the stack"
+        in message
+    )
+    assert "(ssm_params_extra_parameters)" in message and "arn:aws:secretsmanager" not in message
+    # Not given: not checked.
+    assert render(cpu="1024", memory="2048")

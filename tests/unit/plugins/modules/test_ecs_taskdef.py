@@ -211,8 +211,8 @@ def test_cpu_change_registers_a_new_revision_keeping_tags(ecs):
     client, stubber = ecs
     expect_latest(stubber)
     definition = app_definition()
-    definition["cpu"] = "2048"
-    registered = aws_description(4, cpu="2048")["taskDefinition"]
+    definition["cpu"] = "512"
+    registered = aws_description(4, cpu="512")["taskDefinition"]
     stubber.add_response(
         "register_task_definition",
         {"taskDefinition": registered, "tags": [{"key": "app", "value": "asset_manager"}]},
@@ -220,7 +220,7 @@ def test_cpu_change_registers_a_new_revision_keeping_tags(ecs):
             "family": FAMILY,
             "networkMode": "awsvpc",
             "requiresCompatibilities": ["FARGATE"],
-            "cpu": "2048",
+            "cpu": "512",
             "memory": "2048",
             "executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
             "containerDefinitions": ANY,
@@ -235,7 +235,7 @@ def test_cpu_change_registers_a_new_revision_keeping_tags(ecs):
     assert result["changes"] == ["cpu"]
     assert (result["revision"], result["arn"]) == (4, f"{ARN}:4")
     assert result["diff"]["before"]["cpu"] == "1024"
-    assert result["diff"]["after"]["cpu"] == "2048"
+    assert result["diff"]["after"]["cpu"] == "512"
 
 
 def test_check_mode_predicts_the_revision_after_deregistered_ones(ecs):

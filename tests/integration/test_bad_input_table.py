@@ -1,0 +1,241 @@
+"""Bad input on a deployed stack: refused before any write, naming the variable and what it allows.
+
+One stack is deployed for the table. Each row runs a playbook with one bad input and asserts that
+the run fails, that its message names the variable (and the allowed values), that no task but the
+pre-flight's checks and the read-only stack lookup ran, and that the emulator's whole state
+(tests/stack_state.py) is exactly what it was before.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.leverslabs.asset_manager.tests.stack_state import (
+    differences,
+    stack_state,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV_JSON = json.loads((ROOT / "roles/ecs_taskdefs/files/env.json").read_text())
+
+
+def extra(**variables) -> list[str]:
+    return ["-e", json.dumps(variables)]
+
+
+def env_file(tmp_path, **changes) -> str:
+    path = tmp_path / "env.json"
+    path.write_text(json.dumps({**ENV_JSON, **changes}))
+    return str(path)
+
+
+# (id, playbook, arguments (a function of tmp_path or a list), fragments of the message)
+CASES = [
+    (
+        "builtin SecureString as String",
+        "site.yml",
+        extra(
+            ssm_params_extra_parameters={"DAGSTER_PG_PASSWORD": {"value": "x", "type": "String"}}
+        ),
+        ["ssm_params_extra_parameters", "DAGSTER_PG_PASSWORD", "SecureString"],
+    ),
+    (
+        "SSM name AWS rejects",
+        "site.yml",
+        extra(ssm_params_extra_parameters={"bad name!": {"value": "x", "type": "String"}}),
+        ["ssm_params_extra_parameters", "'bad name!'", "a-z, A-Z, 0-9"],
+    ),
+    (
+        "SSM prefix reserved by AWS",
+        "site.yml",
+        extra(asset_manager_ssm_prefix="/aws/asset-manager"),
+        ["asset_manager_ssm_prefix", "'/aws/asset-manager'", "/aws or /ssm"],
+    ),
+    (
+        "SSM value too long",
+        "site.yml",
+        extra(ssm_params_extra_parameters={"LONG": {"value": "x" * 4097, "type": "String"}}),
+        ["ssm_params_extra_parameters", "LONG", "1 to 4096 characters"],
+    ),
+    (
+        "SSM type unknown",
+        "site.yml",
+        extra(ssm_params_extra_parameters={"EXTRA": {"value": "x", "type": "StringList"}}),
+        ["EXTRA", "String or SecureString"],
+    ),
+    (
+        "env.json secret that is not a parameter",
+        "site.yml",
+        lambda tmp: [
+            "-e",
+            "ecs_taskdefs_env_file="
+            + env_file(
+                tmp, secrets=[*ENV_JSON["secrets"], {"name": "API_KEY", "valueFrom": "API_KEY"}]
+            ),
+        ],
+        ["API_KEY", "not a parameter of the stack", "ssm_params_extra_parameters"],
+    ),  # fmt: skip
+    (
+        "Fargate cpu and memory with no configuration",
+        "site.yml",
+        extra(ecs_taskdefs_run_cpu="256", ecs_taskdefs_run_memory="16384"),
+        ["ecs_taskdefs_run_memory", "16384", "cpu 256", "512, 1024, 2048"],
+    ),
+    (
+        "Fargate cpu not a number",
+        "site.yml",
+        extra(ecs_taskdefs_web_cpu="abc"),
+        ["ecs_taskdefs_web_cpu", "'abc'", "256, 512, 1024, 2048, 4096, 8192, 16384"],
+    ),
+    (
+        "image tag with a space",
+        "site.yml",
+        extra(ecs_taskdefs_image_tag="has space"),
+        ["ecs_taskdefs_image_tag", "'has space'", "is not an image tag"],
+    ),
+    (
+        "Auth0 domain with a scheme",
+        "site.yml",
+        extra(asset_manager_auth0_domain="http://leverslabs.us.auth0.com"),
+        ["asset_manager_auth0_domain", "host name", "https://"],
+    ),
+    (
+        "session timeout 0",
+        "site.yml",
+        extra(alb_oidc_session_timeout=0),
+        ["alb_oidc_session_timeout", "1 to 604800"],
+    ),
+    (
+        "session timeout above 7 days",
+        "site.yml",
+        extra(alb_oidc_session_timeout=604801),
+        ["alb_oidc_session_timeout", "1 to 604800"],
+    ),
+    (
+        "rule priority 0",
+        "site.yml",
+        extra(alb_oidc_rule_priority=0),
+        ["alb_oidc_rule_priority", "1 to 50000"],
+    ),
+    (
+        "web count past the maximum",
+        "playbooks/scale.yml",
+        extra(scale_web_count=1000000),
+        ["scale_web_count", "1000000", "ecs_services_web_max_count"],
+    ),
+    (
+        "web desired count past the maximum",
+        "site.yml",
+        extra(ecs_services_web_desired_count=5000),
+        ["ecs_services_web_desired_count", "ecs_services_web_max_count"],
+    ),
+    (
+        "misspelt role variable",
+        "site.yml",
+        extra(ecs_services_web_desired_cout=3),
+        ["ecs_services_web_desired_cout", "ecs_services_web_desired_count"],
+    ),
+    (
+        "misspelt role variable, the issue's priority",
+        "site.yml",
+        extra(alb_oidc_priority=0),
+        ["alb_oidc_priority", "alb_oidc_rule_priority"],
+    ),
+    (
+        "empty domain",
+        "site.yml",
+        extra(asset_manager_domain=""),
+        ["asset_manager_domain", "DNS name"],
+    ),
+    (
+        "domain that is not a DNS name",
+        "site.yml",
+        extra(asset_manager_domain="not_a_domain!"),
+        ["asset_manager_domain", "'not_a_domain!'", "DNS name"],
+    ),
+    (
+        "ALB ingress CIDR that is not one",
+        "site.yml",
+        extra(network_security_alb_ingress_cidrs=["not-a-cidr"]),
+        ["network_security_alb_ingress_cidrs", "'not-a-cidr'", "CIDR"],
+    ),
+    (
+        "ALB ingress CIDR with host bits",
+        "site.yml",
+        extra(network_security_alb_ingress_cidrs=["10.0.0.1/8"]),
+        ["network_security_alb_ingress_cidrs", "'10.0.0.1/8'", "CIDR"],
+    ),
+    (
+        "services egress CIDR out of range",
+        "site.yml",
+        extra(
+            network_security_services_egress=[
+                {
+                    "proto": "tcp",
+                    "ports": [5432],
+                    "cidr_ip": ["10.0.0.0/33"],
+                    "rule_desc": "PostgreSQL",
+                }
+            ]
+        ),
+        ["network_security_services_egress", "'10.0.0.0/33'", "CIDR"],
+    ),
+    (
+        "bucket name S3 rejects",
+        "site.yml",
+        extra(asset_manager_artifacts_bucket="Bad_Bucket"),
+        ["asset_manager_artifacts_bucket", "'Bad_Bucket'", "3 to 63"],
+    ),
+    (
+        "SSM prefix without a leading slash",
+        "site.yml",
+        extra(asset_manager_ssm_prefix="asset-manager"),
+        ["asset_manager_ssm_prefix", "'asset-manager'", "start with /"],
+    ),
+    (
+        "web port out of range",
+        "site.yml",
+        extra(asset_manager_web_port=70000),
+        ["asset_manager_web_port", "1 to 65535"],
+    ),
+    (
+        "missing certificate",
+        "site.yml",
+        extra(asset_manager_certificate_domain="*.nope.example"),
+        ["asset_manager_certificate_domain", "*.nope.example"],
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def stack(seeded, run_site, push_image, local_docker):
+    """A deployed stack for the whole table; torn down afterwards, leaving the emulator seeded."""
+    push_image("seed")
+    proc = run_site("-e", "ecs_taskdefs_image_tag=seed")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    yield
+    proc = run_site("-e", "teardown_confirm=local", playbook="playbooks/teardown.yml")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+
+
+@pytest.mark.parametrize(
+    ("playbook", "args", "fragments"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_bad_input_is_refused_before_any_write(
+    stack, run_site, boto3_client, aws_tasks, tmp_path, playbook, args, fragments
+):
+    before = stack_state(boto3_client)
+    proc = run_site(*(args(tmp_path) if callable(args) else args), playbook=playbook)
+    flat = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode != 0, flat[-3000:]
+    for fragment in fragments:
+        assert fragment in flat, f"{fragment!r} not in: {flat[-3000:]}"
+    ran = [header for header in aws_tasks(proc.stdout) if "Look up" not in header]
+    assert ran == [], ran
+    after = stack_state(boto3_client)
+    assert after == before, differences(before, after)
