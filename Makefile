@@ -20,7 +20,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ASSET_MANAGER_ENDPOINT_URL := $(ENDPOINT)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv link docker-check docker-start docker-stop emulator-start emulator-stop seed deploy-local release-local summary test lint unit molecule build clean benchmark
+.PHONY: venv link docker-check docker-start docker-stop emulator-start emulator-stop seed deploy-local release-local summary test lint changelog-lint unit molecule build clean benchmark
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -77,10 +77,15 @@ summary:
 test: venv link docker-check
 	$(MAKE) --no-print-directory -j3 --output-sync=target lint unit molecule NICE="nice -n 10"
 
-lint: venv link
+lint: venv link changelog-lint
 	$(NICE) $(BIN)/ruff check .
 	$(NICE) $(BIN)/ruff format --check .
 	$(NICE) $(BIN)/ansible-lint
+
+# Every change adds a fragment under changelogs/fragments/ (README.md, "Changelog").
+changelog-lint: venv
+	$(NICE) $(BIN)/antsibull-changelog lint
+	$(NICE) $(BIN)/antsibull-changelog lint-changelog-yaml --strict changelogs/changelog.yaml
 
 # Two workers, a test file each at a time; each worker starts its own emulator.
 unit: venv link

@@ -1,5 +1,5 @@
 # Copyright: Levers Labs
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Shared base for the collection's modules."""
 
 try:

@@ -1,5 +1,5 @@
 # Copyright: Levers Labs
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Render, merge and normalise ECS task definitions, without AWS.
 
 Everything here is pure data in, new data out: the module and the unit tests share it, and no

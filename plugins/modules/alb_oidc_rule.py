@@ -1,8 +1,7 @@
 #!/usr/bin/python
 
-# Copyright: (c) 2025, Levers Labs
+# Copyright: Levers Labs
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-# SPDX-License-Identifier: GPL-3.0-or-later
 
 DOCUMENTATION = r"""
 ---

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 
 # Copyright: Levers Labs
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 DOCUMENTATION = r"""
 ---
@@ -180,15 +180,15 @@ options:
   known_parameters:
     description:
       - The SSM parameter names (relative to O(ssm_parameter_arn_prefix)) that exist or will
-        exist. A secret whose C(valueFrom) is neither one of them nor an ARN is refused, before
-        any AWS call: ECS could never start the task (C(ResourceInitializationError)).
+        exist. A secret whose C(valueFrom) is neither one of them nor an ARN is refused before
+        any AWS call, since ECS could never start the task (C(ResourceInitializationError)).
       - Not given, C(valueFrom) is not checked.
     type: list
     elements: str
   variables:
     description:
       - For messages, the caller's name of O(cpu), O(memory) and O(known_parameters), for example
-        C({cpu: ecs_taskdefs_web_cpu}), so that a refusal names the variable to fix.
+        C(cpu=ecs_taskdefs_web_cpu), so that a refusal names the variable to fix.
     type: dict
     default: {}
   validate_only:

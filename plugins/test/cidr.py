@@ -1,5 +1,5 @@
 # Copyright: Levers Labs
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Jinja test ``leverslabs.asset_manager.cidr``: a network in CIDR notation, as EC2 accepts it."""
 
 import ipaddress
