@@ -19,6 +19,12 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ASSET_MANAGER_ENDPOINT_URL := $(ENDPOINT)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# Nothing is written outside the checkout: Ansible's home (temporary files, galaxy cache, the
+# collections ansible-lint and molecule install), the remote temporary directory of the local
+# connection, and the caches of ansible-lint and molecule.
+export ANSIBLE_HOME := $(CURDIR)/.cache/ansible
+export ANSIBLE_REMOTE_TEMP := $(CURDIR)/.cache/ansible/tmp
+export XDG_CACHE_HOME := $(CURDIR)/.cache/xdg
 
 .PHONY: venv link docker-check docker-start docker-stop emulator-start emulator-stop seed deploy-local release-local summary test lint changelog-lint unit molecule build clean benchmark
 
@@ -32,10 +38,13 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 venv: $(BIN)/.installed
 
 # The repository is the collection: link it where Ansible looks for leverslabs.asset_manager.
-link: $(LINK)
-$(LINK):
-	mkdir -p $(dir $(LINK))
-	ln -sfn $(CURDIR) $(LINK)
+# The collection on Ansible's path, and in the directory ansible-lint and molecule install it
+# into (ANSIBLE_HOME's collections): a link to this checkout there makes them skip the copy.
+LINT_LINK := .cache/ansible/collections/ansible_collections/leverslabs/asset_manager
+link:
+	@for link in $(LINK) $(LINT_LINK); do \
+	  if [ "$$(readlink $$link)" != "$(CURDIR)" ]; then \
+	    rm -rf $$link && mkdir -p $$(dirname $$link) && ln -sfn $(CURDIR) $$link; fi; done
 
 docker-check:
 	@scripts/local_docker.sh check

@@ -148,6 +148,11 @@ def ansible_env(**extra: str) -> dict:
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
         "PATH": f"{BIN}:{os.environ['PATH']}",
+        # Ansible's files stay in the checkout, as under make (the Makefile's exports win).
+        "ANSIBLE_HOME": os.environ.get("ANSIBLE_HOME", str(ROOT / ".cache/ansible")),
+        "ANSIBLE_REMOTE_TEMP": os.environ.get(
+            "ANSIBLE_REMOTE_TEMP", str(ROOT / ".cache/ansible/tmp")
+        ),
         **extra,
     }
 
