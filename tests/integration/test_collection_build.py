@@ -369,3 +369,16 @@ def test_ansible_doc_renders_each_module_of_the_installed_tarball(installed, mod
     for section in ("OPTIONS", "EXAMPLES", "RETURN VALUES"):
         assert section in proc.stdout
     assert proc.stderr.strip() == ""
+
+
+def test_the_claimed_ansible_core_is_the_one_tested():
+    """requires_ansible and every role's min_ansible_version start at the minor the suite runs."""
+    import ansible.release
+    import yaml
+
+    tested = ".".join(ansible.release.__version__.split(".")[:2])
+    runtime = yaml.safe_load((ROOT / "meta/runtime.yml").read_text())
+    assert runtime["requires_ansible"] == f">={tested}.0", runtime["requires_ansible"]
+    for meta in sorted((ROOT / "roles").glob("*/meta/main.yml")):
+        galaxy_info = yaml.safe_load(meta.read_text())["galaxy_info"]
+        assert str(galaxy_info["min_ansible_version"]) == tested, meta
