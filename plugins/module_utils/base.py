@@ -30,7 +30,9 @@ class AssetManagerModule(AnsibleAWSModule):
         set_collection_info(collection_name=COLLECTION_NAME, collection_version=COLLECTION_VERSION)
         self._sessions = {}
 
-    def client(self, service, retry_decorator=None, **extra_params):
+    def client(self, service, retry_decorator=None, override_config=None, **extra_params):
+        """A client of ``service``; ``override_config`` (a botocore Config) is merged last, over
+        the task's aws_config (for example to turn botocore's retries off for one call)."""
         region, endpoint_url, params = get_aws_connection_info(self)
         params = {**params, **extra_params}
         profile = params.pop("profile_name", None)
@@ -43,6 +45,8 @@ class AssetManagerModule(AnsibleAWSModule):
                     if isinstance(extra, botocore.config.Config)
                     else botocore.config.Config(**extra)
                 )
+        if override_config is not None:
+            config = config.merge(override_config)
         try:
             if profile not in self._sessions:
                 self._sessions[profile] = boto3.session.Session(profile_name=profile)

@@ -398,6 +398,7 @@ diff:
 
 import hashlib
 import json
+import time
 
 try:
     import botocore
@@ -483,7 +484,53 @@ def register_task_definition(client, definition, tags):
     params = dict(definition)
     if tags:
         params["tags"] = ansible_dict_to_boto3_tag_list(tags, "key", "value")
-    return client.register_task_definition(aws_retry=True, **params)
+    # Sent once: register_exactly_once decides what to retry.
+    return client.register_task_definition(**params)
+
+
+# RegisterTaskDefinition has no client token: retried after an answer that was lost (a 5xx or a
+# broken connection once AWS had applied it), it registers a second, identical revision. So it is
+# sent once per attempt, with botocore's own retries off, and after such a failure the latest
+# ACTIVE revision is adopted when it carries this content's tag; throttling (refused, so never
+# applied) is simply retried.
+REGISTER_ATTEMPTS = 8
+_AMBIGUOUS_ERRORS = (
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.HTTPClientError,
+)
+
+
+def failure_kind(error):
+    """'throttled' (refused: safe to resend), 'ambiguous' (may have been applied) or None."""
+    if isinstance(error, _AMBIGUOUS_ERRORS):
+        return "ambiguous"
+    if not isinstance(error, botocore.exceptions.ClientError):
+        return None
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    if code in ("Throttling", "ThrottlingException", "TooManyRequestsException",
+                "RequestLimitExceeded"):  # fmt: skip
+        return "throttled"
+    return "ambiguous" if status >= 500 else None
+
+
+def register_exactly_once(
+    module, register_client, client, family, rendered, tags, sleep=time.sleep
+):
+    """RegisterTaskDefinition's answer: the new revision, or the one a lost answer registered."""
+    for attempt in range(REGISTER_ATTEMPTS):
+        try:
+            return register_task_definition(register_client, rendered, tags)
+        except _BOTO_ERRORS as e:
+            kind = failure_kind(e)
+            if kind is None or attempt == REGISTER_ATTEMPTS - 1:
+                raise
+            if kind == "ambiguous":
+                latest, latest_tags = latest_active(module, client, family)
+                if latest and latest_tags.get(CONTENT_TAG) == tags.get(CONTENT_TAG):
+                    return {"taskDefinition": latest, "tags": latest_tags}
+            time.sleep(min(20, 0.5 * 2**attempt))
+    raise AssertionError("unreachable")
 
 
 def tag_resource(client, arn, tags):
@@ -655,9 +702,10 @@ def validate_only(module, rendered):
     )
 
 
-def ensure_present(module, client, rendered):
+def ensure_present(module, client, rendered, register_client=None):
     params = module.params
     family = params["family"]
+    register_client = register_client or client
     task_fields, container_fields = register_fields(client)
     check_fields(module, rendered, task_fields, container_fields)
     rendered, wanted_tags = split_tags(module, rendered)
@@ -717,7 +765,9 @@ def ensure_present(module, client, rendered):
         task_definition = desired
     elif register:
         try:
-            response = register_task_definition(client, rendered, final_tags)
+            response = register_exactly_once(
+                module, register_client, client, family, rendered, final_tags
+            )
         except _BOTO_ERRORS as e:
             module.fail_json_aws(e, msg=f"Failed to register a new revision of {family}")
         registered = response["taskDefinition"]
@@ -814,7 +864,11 @@ def main():
     elif module.params["state"] == "present":
         rendered = render(module)
         client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
-        ensure_present(module, client, rendered)
+        # For RegisterTaskDefinition alone: no retry of its own (register_exactly_once retries).
+        register_client = module.client(
+            "ecs", override_config=botocore.config.Config(retries={"total_max_attempts": 1})
+        )
+        ensure_present(module, client, rendered, register_client)
     else:
         client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
         ensure_absent(module, client)

@@ -518,8 +518,9 @@ def test_an_interrupted_deploy_converges_without_duplicates(private_lane):
     )
 
 
-# The evidence for the one duplicate a lost answer leaves: ecs_taskdef registers through
-# botocore's retry, and RegisterTaskDefinition has no idempotency token.
+# RegisterTaskDefinition has no idempotency token: a retry after a lost answer would register a
+# second revision. ecs_taskdef sends it once per attempt and adopts the revision a lost answer
+# registered (its content tag), so there is exactly one.
 DEFINITION = {
     "family": "placeholder",
     "networkMode": "awsvpc",
@@ -530,11 +531,6 @@ DEFINITION = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ecs_taskdef: a lost RegisterTaskDefinition answer is retried by botocore and "
-    "registers a second, identical revision (RegisterTaskDefinition has no client token)",
-)
 def test_a_lost_register_answer_registers_one_revision(deployable, emulator, local_play):
     import boto3
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+from unittest import mock
 
+import botocore.exceptions
 import pytest
 from botocore.stub import ANY
 
@@ -611,3 +613,66 @@ def test_a_reuse_candidate_that_differs_is_not_kept(ecs):
     )
     result = run_module(ecs_taskdef, params(image="repo@sha256:c", reuse=[f"{ARN}:3"]), client)
     assert result["changed"] is True and result["reused"] is False and result["revision"] == 5
+
+
+# --- a register whose answer is lost -----------------------------------------------------------
+
+
+def test_failure_kinds():
+    def error(code, status):
+        return botocore.exceptions.ClientError(
+            {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Register"
+        )
+
+    assert ecs_taskdef.failure_kind(error("ThrottlingException", 400)) == "throttled"
+    assert ecs_taskdef.failure_kind(error("ServiceUnavailable", 503)) == "ambiguous"
+    assert (
+        ecs_taskdef.failure_kind(botocore.exceptions.EndpointConnectionError(endpoint_url="x"))
+        == "ambiguous"
+    )
+    assert ecs_taskdef.failure_kind(error("ClientException", 400)) is None
+
+
+def test_a_lost_register_answer_adopts_the_revision_it_registered(ecs):
+    client, stubber = ecs
+    expect_latest(stubber)
+    # The register reached ECS, but its answer was lost: a 503, once the revision existed.
+    stubber.add_client_error("register_task_definition", "ServiceUnavailable", http_status_code=503)
+    expect_latest(stubber, revision=4, cpu="512")
+    with mock.patch.object(ecs_taskdef.time, "sleep") as sleep:
+        result = run_module(ecs_taskdef, params(cpu="512"), client)
+    assert sleep.call_count == 0
+    assert result["changed"] is True and result["revision"] == 4
+    assert result["arn"] == f"{ARN}:4"
+
+
+def test_a_throttled_register_is_sent_again_and_registers_once(ecs):
+    client, stubber = ecs
+    expect_latest(stubber)
+    stubber.add_client_error(
+        "register_task_definition", "ThrottlingException", http_status_code=400
+    )
+    registered = aws_description(4, cpu="512")
+    stubber.add_response("register_task_definition", registered, ANY_REGISTER)
+    with mock.patch.object(ecs_taskdef.time, "sleep") as sleep:
+        result = run_module(ecs_taskdef, params(cpu="512"), client)
+    assert sleep.call_count == 1 and result["revision"] == 4
+
+
+def test_a_lost_answer_without_a_new_revision_registers_again(ecs):
+    client, stubber = ecs
+    expect_latest(stubber)
+    stubber.add_client_error("register_task_definition", "InternalFailure", http_status_code=500)
+    expect_latest(stubber)  # still revision 3: the request never got through
+    stubber.add_response("register_task_definition", aws_description(4, cpu="512"), ANY_REGISTER)
+    with mock.patch.object(ecs_taskdef.time, "sleep"):
+        result = run_module(ecs_taskdef, params(cpu="512"), client)
+    assert result["revision"] == 4
+
+
+def test_a_refused_register_fails_at_once(ecs):
+    client, stubber = ecs
+    expect_latest(stubber)
+    stubber.add_client_error("register_task_definition", "ClientException", "bad image")
+    with pytest.raises(Failed, match="Failed to register a new revision"):
+        run_module(ecs_taskdef, params(cpu="512"), client)
