@@ -338,7 +338,8 @@ def main():
 
     started = time.monotonic()
     try:
-        # Not retried: a retry after a lost answer would start a second task.
+        # Retried by botocore only: it fills RunTask's clientToken once, so a retry after a lost
+        # answer starts no second task (aws_retry would resend with a new token).
         response = client.run_task(**run_request(params, arn))
         if not response.get("tasks"):
             module.fail_json(msg=run_failure_message(response.get("failures") or []))
