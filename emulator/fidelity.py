@@ -974,6 +974,99 @@ def patch_ecs_run_task_passes_its_roles() -> None:
     _ECS_IMPLIED_RULES.append(passed_roles)
 
 
+# What AWS describes for the URI components a redirect action does not name.
+REDIRECT_DEFAULTS = {
+    "Protocol": "#{protocol}",
+    "Port": "#{port}",
+    "Host": "#{host}",
+    "Path": "/#{path}",
+    "Query": "#{query}",
+}
+
+
+def patch_redirect_action_defaults() -> None:
+    """AWS describes a redirect action with all five URI components, those the request did not
+    name filled in with their defaults (Protocol #{protocol}, Port #{port}, Host #{host}, Path
+    /#{path}, Query #{query}: the AWS CLI reference's modify-listener example sets Protocol and
+    StatusCode and gets back all six fields); moto echoes only the fields it was given.
+
+    So a comparison that forgets the defaults looks idempotent on moto but reports the HTTP
+    listener changed on every AWS run. Here listener default actions and rule actions of type
+    redirect are stored with the defaults filled in, as AWS describes them.
+    """
+    from moto.elbv2 import models
+
+    original_init = models.FakeAction.__init__
+
+    def init(self, data):
+        if data.get("Type") == "redirect" and isinstance(data.get("RedirectConfig"), dict):
+            data = {**data, "RedirectConfig": {**REDIRECT_DEFAULTS, **data["RedirectConfig"]}}
+        original_init(self, data)
+
+    models.FakeAction.__init__ = init
+
+
+def _foreign_grants(acl) -> bool:
+    """Whether a moto ACL grants anything to anyone but the bucket owner."""
+    from moto.s3.models import OWNER
+
+    return any(
+        grantee.id != OWNER or grantee.uri
+        for grant in (acl.grants if acl else [])
+        for grantee in grant.grantees
+    )
+
+
+def patch_s3_acls_go_off_only_when_private() -> None:
+    """AWS refuses to turn a bucket's ACLs off (PutBucketOwnershipControls with
+    BucketOwnerEnforced) while the bucket's ACL still grants anyone but the owner:
+    InvalidBucketAclWithObjectOwnership, "Bucket cannot have ACLs set with ObjectOwnership's
+    BucketOwnerEnforced setting" (S3 User Guide, "Controlling ownership of objects and disabling
+    ACLs for your bucket": prerequisites for disabling ACLs). moto accepts it.
+
+    So a repair that turns ACLs off before making the ACL private works on moto and fails on
+    AWS. Here the request fails as on AWS.
+    """
+    from moto.s3 import models
+    from moto.s3.exceptions import S3ClientError
+
+    backend = models.S3Backend
+    original = backend.put_bucket_ownership_controls
+
+    def put_bucket_ownership_controls(self, bucket_name, ownership):
+        bucket = self.get_bucket(bucket_name)
+        if ownership == "BucketOwnerEnforced" and _foreign_grants(bucket.acl):
+            raise S3ClientError(
+                "InvalidBucketAclWithObjectOwnership",
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+            )
+        return original(self, bucket_name, ownership)
+
+    backend.put_bucket_ownership_controls = put_bucket_ownership_controls
+
+
+def patch_rule_description_updates_return_true() -> None:
+    """AWS answers UpdateSecurityGroupRuleDescriptionsIngress and ...Egress with Return true
+    (EC2 API Reference, response elements: "return: Returns true if the request succeeds");
+    moto answers with an empty result.
+
+    amazon.aws's ec2_security_group reads that field, so repairing a rule whose description was
+    changed by hand fails on moto with a KeyError and works on AWS. Here both answer Return true.
+    """
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.security_groups import SecurityGroups
+
+    for direction in ("ingress", "egress"):
+        name = f"update_security_group_rule_descriptions_{direction}"
+        original = getattr(SecurityGroups, name)
+
+        def update(self, _original=original):
+            _original(self)
+            return ActionResult({"Return": True})
+
+        setattr(SecurityGroups, name, update)
+
+
 PATCHES = (
     patch_oidc_client_secret_write_only,
     patch_alb_default_attributes,
@@ -992,6 +1085,9 @@ PATCHES = (
     patch_ecs_authorises_resource_arns,
     patch_ecs_tags_on_create_need_tag_resource,
     patch_ecs_run_task_passes_its_roles,
+    patch_redirect_action_defaults,
+    patch_s3_acls_go_off_only_when_private,
+    patch_rule_description_updates_return_true,
 )
 
 

@@ -870,3 +870,82 @@ def test_run_task_needs_pass_role_for_its_roles(iam_emulator):
         denied(run_task, "iam:PassRole", task_role)
         grant(iam_emulator, run_anything, pass_role(task_role, execution_role))
         denied(lambda: run_task(taskRoleArn=third_role), "iam:PassRole", third_role)
+
+
+def test_redirect_actions_are_described_with_their_defaults(boto3_client, balancer):
+    elbv2 = boto3_client("elbv2")
+    redirect = {
+        "Type": "redirect",
+        "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"},
+    }
+    listener = elbv2.create_listener(
+        LoadBalancerArn=balancer, Protocol="HTTP", Port=8081, DefaultActions=[redirect]
+    )["Listeners"][0]
+    rule = elbv2.create_rule(
+        ListenerArn=listener["ListenerArn"],
+        Priority=5,
+        Conditions=[{"Field": "path-pattern", "Values": ["/old/*"]}],
+        Actions=[
+            {**redirect, "RedirectConfig": {"Path": "/new/#{path}", "StatusCode": "HTTP_302"}}
+        ],
+    )["Rules"][0]
+    (described,) = elbv2.describe_listeners(ListenerArns=[listener["ListenerArn"]])["Listeners"]
+    assert described["DefaultActions"][0]["RedirectConfig"] == {
+        "Protocol": "HTTPS",
+        "Port": "443",
+        "Host": "#{host}",
+        "Path": "/#{path}",
+        "Query": "#{query}",
+        "StatusCode": "HTTP_301",
+    }
+    (described,) = elbv2.describe_rules(RuleArns=[rule["RuleArn"]])["Rules"]
+    assert described["Actions"][0]["RedirectConfig"] == {
+        "Protocol": "#{protocol}",
+        "Port": "#{port}",
+        "Host": "#{host}",
+        "Path": "/new/#{path}",
+        "Query": "#{query}",
+        "StatusCode": "HTTP_302",
+    }
+
+
+def test_acls_go_off_only_when_the_acl_is_private(boto3_client):
+    s3 = boto3_client("s3")
+    bucket = "fidelity-acls-off"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-1"})
+    enforced = {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    s3.put_bucket_ownership_controls(
+        Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
+    )
+    s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    with pytest.raises(
+        botocore.exceptions.ClientError, match="InvalidBucketAclWithObjectOwnership"
+    ):
+        s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=enforced)
+    s3.put_bucket_acl(Bucket=bucket, ACL="private")
+    s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=enforced)
+    assert s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"] == enforced
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_rule_description_updates_return_true(boto3_client, network):
+    ec2 = boto3_client("ec2")
+    group = network["group"]
+    rule = {"IpProtocol": "tcp", "FromPort": 8443, "ToPort": 8443}
+    ec2.authorize_security_group_ingress(
+        GroupId=group, IpPermissions=[{**rule, "IpRanges": [{"CidrIp": "10.9.0.0/16"}]}]
+    )
+    ec2.authorize_security_group_egress(
+        GroupId=group, IpPermissions=[{**rule, "IpRanges": [{"CidrIp": "10.9.0.0/16"}]}]
+    )
+    described = [{**rule, "IpRanges": [{"CidrIp": "10.9.0.0/16", "Description": "described"}]}]
+    ingress = ec2.update_security_group_rule_descriptions_ingress(
+        GroupId=group, IpPermissions=described
+    )
+    egress = ec2.update_security_group_rule_descriptions_egress(
+        GroupId=group, IpPermissions=described
+    )
+    assert ingress["Return"] is True and egress["Return"] is True
+    (found,) = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"]
+    ranges = [r for p in found["IpPermissions"] if p.get("FromPort") == 8443 for r in p["IpRanges"]]
+    assert ranges == [{"CidrIp": "10.9.0.0/16", "Description": "described"}]

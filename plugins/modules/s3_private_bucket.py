@@ -1,0 +1,478 @@
+#!/usr/bin/python
+
+# Copyright: Levers Labs
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: s3_private_bucket
+version_added: 0.2.0
+short_description: Converge a private S3 bucket, with exact check and diff mode
+description:
+  - Creates an S3 bucket, or converges an existing one, so that it is private (all four settings
+    of its public access block on), has ACLs disabled (object ownership C(BucketOwnerEnforced)),
+    is encrypted by default as O(encryption) says, has exactly the bucket policy O(policy) and
+    the tags O(tags).
+  - Unlike M(amazon.aws.s3_bucket), which has no check mode, the module reads every setting it
+    manages (one call each) in check mode as in a real run, reports exactly what it would change
+    in RV(changes) and, in diff mode, shows each of them before and after. Check mode never
+    writes.
+  - A setting AWS has no configuration for (a deleted public access block, bucket policy,
+    ownership controls or tag set) is shown as V(null) before.
+  - The bucket's ACL must grant nothing to anyone but its owner; grants beyond the owner appear
+    in the diff as C(acl_grants) and the ACL is reset to C(private), before the object ownership
+    is written, since AWS refuses to turn ACLs off while the ACL grants more.
+  - Settings the module does not manage (versioning, lifecycle, logging, ...) are neither read
+    nor changed. Deleting a bucket and its objects is M(amazon.aws.s3_bucket)'s job.
+options:
+  name:
+    description:
+      - Name of the bucket.
+    type: str
+    required: true
+  encryption:
+    description:
+      - Default encryption of new objects, C(AES256) (S3-managed keys) or C(aws:kms).
+    type: str
+    choices: [AES256, 'aws:kms']
+    default: AES256
+  encryption_key_id:
+    description:
+      - The KMS key of C(aws:kms) encryption, compared as given with what S3 reports; give the
+        key's ARN, as S3 reports it. Omitted with C(aws:kms), the account's C(aws/s3) key.
+    type: str
+  bucket_key_enabled:
+    description:
+      - Use an S3 Bucket Key for C(aws:kms) encryption. Not compared when omitted.
+    type: bool
+  policy:
+    description:
+      - The bucket policy, as a JSON document or a dictionary. Compared as a policy (statement
+        order and one-element lists do not matter).
+      - Omitted, the bucket policy is not managed.
+    type: json
+  tags:
+    description:
+      - Tags of the bucket. Omitted, the tags are not read or changed.
+    type: dict
+    aliases: [resource_tags]
+  purge_tags:
+    description:
+      - Remove the tags that are not in O(tags).
+    type: bool
+    default: true
+notes:
+  - A no-op run makes six calls (HeadBucket, GetPublicAccessBlock, GetBucketOwnershipControls,
+    GetBucketEncryption, GetBucketAcl, GetBucketPolicy) and GetBucketTagging with O(tags).
+  - Writes, in this order, CreateBucket, PutBucketAcl (only to turn a granting ACL off),
+    PutPublicAccessBlock, PutBucketOwnershipControls, PutBucketEncryption, PutBucketPolicy,
+    PutBucketTagging or DeleteBucketTagging. Only what differs is written.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+author:
+  - Levers Labs platform team
+"""
+
+EXAMPLES = r"""
+- name: Ensure the artifacts bucket is private, encrypted and TLS-only
+  leverslabs.asset_manager.s3_private_bucket:
+    name: asset-manager-artifacts
+    encryption: AES256
+    policy: "{{ lookup('ansible.builtin.template', 'bucket_policy.json.j2') }}"
+    tags:
+      Application: asset-manager
+
+- name: Encrypt with a customer-managed KMS key and an S3 Bucket Key
+  leverslabs.asset_manager.s3_private_bucket:
+    name: asset-manager-artifacts
+    encryption: aws:kms
+    encryption_key_id: arn:aws:kms:us-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab
+    bucket_key_enabled: true
+"""
+
+RETURN = r"""
+name:
+  description: Name of the bucket.
+  returned: always
+  type: str
+  sample: asset-manager-artifacts
+changes:
+  description:
+    - The settings this run changed (in check mode, would change), in the order they are written.
+    - V(bucket) when the bucket is created.
+  returned: always
+  type: list
+  elements: str
+  sample: [public_access_block, policy]
+diff:
+  description:
+    - The managed settings before and after; a setting AWS has no configuration for is V(null).
+  returned: when diff mode is on
+  type: dict
+  contains:
+    before:
+      description: The settings as they were; V({}) when the bucket did not exist.
+      type: dict
+    after:
+      description: The settings as this run leaves them.
+      type: dict
+  sample:
+    before:
+      public_access_block: null
+    after:
+      public_access_block:
+        block_public_acls: true
+        ignore_public_acls: true
+        block_public_policy: true
+        restrict_public_buckets: true
+"""
+
+import json
+
+try:
+    import botocore
+except ImportError:
+    pass  # Handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
+    ansible_dict_to_boto3_tag_list,
+    boto3_tag_list_to_ansible_dict,
+    compare_aws_tags,
+)
+
+from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
+    AssetManagerModule,
+)
+
+_BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
+OWNERSHIP = "BucketOwnerEnforced"
+PUBLIC_ACCESS_BLOCK = {
+    "block_public_acls": True,
+    "ignore_public_acls": True,
+    "block_public_policy": True,
+    "restrict_public_buckets": True,
+}
+_PAB_KEYS = {
+    "block_public_acls": "BlockPublicAcls",
+    "ignore_public_acls": "IgnorePublicAcls",
+    "block_public_policy": "BlockPublicPolicy",
+    "restrict_public_buckets": "RestrictPublicBuckets",
+}
+# The order settings are written in (and RV(changes) lists them): the ACL must be private before
+# ACLs can be turned off, and the bucket is locked down before its policy is replaced.
+SETTINGS = ("acl_grants", "public_access_block", "object_ownership", "encryption", "policy", "tags")
+
+# What each read answers when the bucket has no such configuration.
+_NOT_FOUND = {
+    "public_access_block": "NoSuchPublicAccessBlockConfiguration",
+    "object_ownership": "OwnershipControlsNotFoundError",
+    "encryption": "ServerSideEncryptionConfigurationNotFoundError",
+    "policy": "NoSuchBucketPolicy",
+    "tags": "NoSuchTagSet",
+}
+
+
+# ---- boto3 calls ---------------------------------------------------------------------------
+
+
+def bucket_exists(client, name):
+    """True when the bucket exists and is ours; None when it does not exist."""
+    try:
+        client.head_bucket(Bucket=name, aws_retry=True)
+    except is_boto3_error_code(["404", "NoSuchBucket", "NotFound"]):
+        return None
+    return True
+
+
+def _read(call, setting):
+    try:
+        return call()
+    except is_boto3_error_code(_NOT_FOUND[setting]):
+        return None
+
+
+def read_public_access_block(client, name):
+    response = _read(
+        lambda: client.get_public_access_block(Bucket=name, aws_retry=True),
+        "public_access_block",
+    )
+    if response is None:
+        return None
+    config = response["PublicAccessBlockConfiguration"]
+    return {key: bool(config.get(aws_key, False)) for key, aws_key in _PAB_KEYS.items()}
+
+
+def read_object_ownership(client, name):
+    response = _read(
+        lambda: client.get_bucket_ownership_controls(Bucket=name, aws_retry=True),
+        "object_ownership",
+    )
+    if response is None:
+        return None
+    rules = response["OwnershipControls"].get("Rules") or []
+    return rules[0]["ObjectOwnership"] if rules else None
+
+
+def read_encryption(client, name):
+    response = _read(
+        lambda: client.get_bucket_encryption(Bucket=name, aws_retry=True), "encryption"
+    )
+    if response is None:
+        return None
+    rules = response["ServerSideEncryptionConfiguration"].get("Rules") or []
+    if not rules:
+        return None
+    default = rules[0].get("ApplyServerSideEncryptionByDefault") or {}
+    encryption = {"sse_algorithm": default.get("SSEAlgorithm")}
+    if default.get("KMSMasterKeyID"):
+        encryption["kms_key_id"] = default["KMSMasterKeyID"]
+    encryption["bucket_key_enabled"] = bool(rules[0].get("BucketKeyEnabled", False))
+    return encryption
+
+
+def read_policy(client, name):
+    response = _read(lambda: client.get_bucket_policy(Bucket=name, aws_retry=True), "policy")
+    return None if response is None else json.loads(response["Policy"])
+
+
+def read_tags(client, name):
+    response = _read(lambda: client.get_bucket_tagging(Bucket=name, aws_retry=True), "tags")
+    return None if response is None else boto3_tag_list_to_ansible_dict(response["TagSet"])
+
+
+def read_acl_grants(client, name):
+    """The grants of the bucket's ACL to anyone but its owner, sorted."""
+    response = client.get_bucket_acl(Bucket=name, aws_retry=True)
+    owner = (response.get("Owner") or {}).get("ID")
+    return foreign_grants(response.get("Grants") or [], owner)
+
+
+def create_bucket(client, name, region):
+    kwargs = {"Bucket": name, "ObjectOwnership": OWNERSHIP}
+    if region and region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    client.create_bucket(aws_retry=True, **kwargs)
+
+
+def write_setting(client, name, setting, value):
+    """Write one setting's wanted ``value`` (the module's view of it)."""
+    if setting == "acl_grants":
+        client.put_bucket_acl(Bucket=name, ACL="private", aws_retry=True)
+    elif setting == "public_access_block":
+        client.put_public_access_block(
+            Bucket=name,
+            PublicAccessBlockConfiguration={_PAB_KEYS[k]: v for k, v in value.items()},
+            aws_retry=True,
+        )
+    elif setting == "object_ownership":
+        client.put_bucket_ownership_controls(
+            Bucket=name, OwnershipControls={"Rules": [{"ObjectOwnership": value}]}, aws_retry=True
+        )
+    elif setting == "encryption":
+        client.put_bucket_encryption(
+            Bucket=name,
+            ServerSideEncryptionConfiguration=encryption_request(value),
+            aws_retry=True,
+        )
+    elif setting == "policy":
+        client.put_bucket_policy(Bucket=name, Policy=json.dumps(value), aws_retry=True)
+    elif setting == "tags":
+        if value:
+            client.put_bucket_tagging(
+                Bucket=name,
+                Tagging={"TagSet": ansible_dict_to_boto3_tag_list(value)},
+                aws_retry=True,
+            )
+        else:
+            client.delete_bucket_tagging(Bucket=name, aws_retry=True)
+
+
+# ---- the comparison ------------------------------------------------------------------------
+
+
+def foreign_grants(grants, owner_id):
+    """Grants to anyone but ``owner_id``, as sorted ``grantee permission`` strings."""
+    found = []
+    for grant in grants:
+        grantee = grant.get("Grantee") or {}
+        if grantee.get("Type") == "CanonicalUser" and grantee.get("ID") == owner_id:
+            continue
+        who = grantee.get("URI") or grantee.get("ID") or grantee.get("EmailAddress") or "?"
+        found.append(f"{who} {grant.get('Permission')}")
+    return sorted(found)
+
+
+def encryption_request(encryption):
+    default = {"SSEAlgorithm": encryption["sse_algorithm"]}
+    if encryption.get("kms_key_id"):
+        default["KMSMasterKeyID"] = encryption["kms_key_id"]
+    rule = {"ApplyServerSideEncryptionByDefault": default}
+    if "bucket_key_enabled" in encryption:
+        rule["BucketKeyEnabled"] = encryption["bucket_key_enabled"]
+    return {"Rules": [rule]}
+
+
+def desired_settings(params):
+    """The module's view of what the options ask for; tags and policy only when given."""
+    encryption = {"sse_algorithm": params["encryption"]}
+    if params["encryption"] == "aws:kms":
+        if params["encryption_key_id"]:
+            encryption["kms_key_id"] = params["encryption_key_id"]
+        if params["bucket_key_enabled"] is not None:
+            encryption["bucket_key_enabled"] = params["bucket_key_enabled"]
+    desired = {
+        "public_access_block": dict(PUBLIC_ACCESS_BLOCK),
+        "object_ownership": OWNERSHIP,
+        "encryption": encryption,
+    }
+    if params["policy"] is not None:
+        policy = params["policy"]
+        desired["policy"] = json.loads(policy) if isinstance(policy, str) else policy
+    if params["tags"] is not None:
+        desired["tags"] = {str(k): str(v) for k, v in params["tags"].items()}
+    return desired
+
+
+def _encryption_differs(wanted, current):
+    if current is None:
+        return True
+    # Only what the options name is compared: S3 always reports bucket_key_enabled.
+    return any(current.get(key) != value for key, value in wanted.items())
+
+
+def compare_bucket(desired, current, purge_tags=True):
+    """What converging ``current`` (a bucket's settings, None when it does not exist) onto
+    ``desired`` takes; pure, no AWS call.
+
+    Returns (changes, after): the settings to write, in writing order, and the settings as they
+    will be (the value each write sends).
+    """
+    current = current or {}
+    changes, after = [], {}
+    if "acl_grants" in current:
+        after["acl_grants"] = []
+        if current["acl_grants"]:
+            changes.append("acl_grants")
+    for setting in ("public_access_block", "object_ownership"):
+        after[setting] = desired[setting]
+        if current.get(setting) != desired[setting]:
+            changes.append(setting)
+    if _encryption_differs(desired["encryption"], current.get("encryption")):
+        changes.append("encryption")
+        # S3 reports a Bucket Key as off unless the write turns it on.
+        after["encryption"] = {"bucket_key_enabled": False, **desired["encryption"]}
+    else:
+        after["encryption"] = current["encryption"]
+    if "policy" in desired:
+        after["policy"] = desired["policy"]
+        if current.get("policy") is None or compare_policies(current["policy"], desired["policy"]):
+            changes.append("policy")
+    if "tags" in desired:
+        existing = current.get("tags") or {}
+        to_set, to_unset = compare_aws_tags(existing, desired["tags"], purge_tags=purge_tags)
+        tags = {k: v for k, v in existing.items() if k not in to_unset}
+        tags.update(to_set)
+        after["tags"] = dict(sorted(tags.items()))
+        if to_set or to_unset:
+            changes.append("tags")
+    return changes, after
+
+
+def diff_view(settings, keys):
+    """``settings`` limited to ``keys``, every key present (V(null) when AWS has none)."""
+    return {key: settings.get(key) for key in keys}
+
+
+# ---- the module ----------------------------------------------------------------------------
+
+
+def read_bucket(client, name, desired):
+    """The bucket's managed settings, or None when it does not exist."""
+    if bucket_exists(client, name) is None:
+        return None
+    current = {
+        "public_access_block": read_public_access_block(client, name),
+        "object_ownership": read_object_ownership(client, name),
+        "encryption": read_encryption(client, name),
+    }
+    # Read even with ACLs off: a grant beyond the owner is a public bucket in waiting, and it
+    # keeps AWS from turning ACLs off.
+    current["acl_grants"] = read_acl_grants(client, name)
+    if "policy" in desired:
+        current["policy"] = read_policy(client, name)
+    if "tags" in desired:
+        current["tags"] = read_tags(client, name)
+    return current
+
+
+def main():
+    argument_spec = dict(
+        name=dict(type="str", required=True),
+        encryption=dict(type="str", default="AES256", choices=["AES256", "aws:kms"]),
+        encryption_key_id=dict(type="str"),
+        bucket_key_enabled=dict(type="bool"),
+        policy=dict(type="json"),
+        tags=dict(type="dict", aliases=["resource_tags"]),
+        purge_tags=dict(type="bool", default=True),
+    )
+    module = AssetManagerModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    name = params["name"]
+    if params["encryption_key_id"] and params["encryption"] != "aws:kms":
+        module.fail_json(msg="encryption_key_id needs encryption: aws:kms")
+    try:
+        desired = desired_settings(params)
+    except ValueError as e:
+        module.fail_json(msg=f"policy is not a JSON document: {e}")
+
+    client = module.client("s3", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        current = read_bucket(client, name, desired)
+    except is_boto3_error_code("403") as e:
+        module.fail_json_aws(e, msg=f"Bucket {name} exists but is not readable by this account")
+    except _BOTO_ERRORS as e:  # pylint: disable=duplicate-except
+        module.fail_json_aws(e, msg=f"Failed to read the settings of bucket {name}")
+
+    changes, after = compare_bucket(desired, current, params["purge_tags"])
+    keys = [key for key in SETTINGS if key in after or (current and key in current)]
+    if current is None:
+        changes = ["bucket"] + [c for c in changes if c != "object_ownership"]
+    result = {"changed": bool(changes), "name": name, "changes": changes}
+    if module._diff:
+        result["diff"] = {
+            "before": {} if current is None else diff_view(current, keys),
+            "after": diff_view(after, keys),
+        }
+    if module.check_mode or not changes:
+        module.exit_json(**result)
+
+    # Right after CreateBucket, S3 may still answer NoSuchBucket for a moment.
+    writer = module.client(
+        "s3",
+        retry_decorator=AWSRetry.jittered_backoff(
+            catch_extra_error_codes=["NoSuchBucket", "OperationAborted"]
+        ),
+    )
+    step = "create the bucket"
+    try:
+        if current is None:
+            create_bucket(client, name, module.region)
+        for setting in changes:
+            if setting != "bucket":
+                step = f"write {setting}"
+                write_setting(writer, name, setting, after[setting])
+    except is_boto3_error_code("BucketAlreadyExists") as e:
+        module.fail_json_aws(e, msg=f"Bucket name {name} is taken by another AWS account")
+    except _BOTO_ERRORS as e:  # pylint: disable=duplicate-except
+        module.fail_json_aws(e, msg=f"Failed to {step} (bucket {name})")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,365 @@
+"""Unit tests of s3_private_bucket: the pure comparison, and main() against botocore's Stubber."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.stub import ANY
+
+from ansible_collections.leverslabs.asset_manager.plugins.modules import s3_private_bucket as m
+from ansible_collections.leverslabs.asset_manager.tests.unit.plugins.modules.utils import (
+    Failed,
+    run_module,
+    stubbed_client,
+)
+
+BUCKET = "asset-manager-artifacts"
+OWNER = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a"
+TAGS = {"Application": "asset-manager", "ManagedBy": "leverslabs.asset_manager"}
+POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ],
+}
+ALL_BLOCKED = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+AES256 = {
+    "Rules": [
+        {
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+            "BucketKeyEnabled": False,
+        }
+    ]
+}
+PUBLIC_READ = {
+    "Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+    "Permission": "READ",
+}
+
+
+@pytest.fixture
+def s3():
+    with stubbed_client("s3") as client:
+        yield client
+
+
+def not_found(client, method, code):
+    client.stubber.add_client_error(method, service_error_code=code, http_status_code=404)
+
+
+def expect_reads(
+    client,
+    pab=ALL_BLOCKED,
+    ownership="BucketOwnerEnforced",
+    encryption=AES256,
+    policy=POLICY,
+    tags=TAGS,
+    grants=None,
+):
+    """The reads of a run on an existing bucket, in order; None: AWS has no such configuration."""
+    stub = client.stubber
+    stub.add_response("head_bucket", {}, {"Bucket": BUCKET})
+    if pab is None:
+        not_found(client, "get_public_access_block", "NoSuchPublicAccessBlockConfiguration")
+    else:
+        stub.add_response(
+            "get_public_access_block", {"PublicAccessBlockConfiguration": pab}, {"Bucket": BUCKET}
+        )
+    if ownership is None:
+        not_found(client, "get_bucket_ownership_controls", "OwnershipControlsNotFoundError")
+    else:
+        stub.add_response(
+            "get_bucket_ownership_controls",
+            {"OwnershipControls": {"Rules": [{"ObjectOwnership": ownership}]}},
+            {"Bucket": BUCKET},
+        )
+    if encryption is None:
+        not_found(client, "get_bucket_encryption", "ServerSideEncryptionConfigurationNotFoundError")
+    else:
+        stub.add_response(
+            "get_bucket_encryption",
+            {"ServerSideEncryptionConfiguration": encryption},
+            {"Bucket": BUCKET},
+        )
+    owner_grant = {"Grantee": {"Type": "CanonicalUser", "ID": OWNER}, "Permission": "FULL_CONTROL"}
+    stub.add_response(
+        "get_bucket_acl",
+        {"Owner": {"ID": OWNER}, "Grants": [owner_grant, *(grants or [])]},
+        {"Bucket": BUCKET},
+    )
+    if policy is None:
+        not_found(client, "get_bucket_policy", "NoSuchBucketPolicy")
+    else:
+        stub.add_response("get_bucket_policy", {"Policy": json.dumps(policy)}, {"Bucket": BUCKET})
+    if tags is None:
+        not_found(client, "get_bucket_tagging", "NoSuchTagSet")
+    else:
+        stub.add_response(
+            "get_bucket_tagging",
+            {"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]},
+            {"Bucket": BUCKET},
+        )
+
+
+def run(client, check_mode=False, diff=False, **args):
+    args = {"name": BUCKET, "policy": json.dumps(POLICY), "tags": TAGS, **args}
+    return run_module(m, args, client, check_mode=check_mode, diff=diff)
+
+
+# --- the pure comparison ---------------------------------------------------------------------
+
+
+def desired(**params):
+    return m.desired_settings(
+        {
+            "encryption": "AES256",
+            "encryption_key_id": None,
+            "bucket_key_enabled": None,
+            "policy": json.dumps(POLICY),
+            "tags": TAGS,
+            **params,
+        }
+    )
+
+
+def converged():
+    return {
+        "public_access_block": dict(m.PUBLIC_ACCESS_BLOCK),
+        "object_ownership": "BucketOwnerEnforced",
+        "encryption": {"sse_algorithm": "AES256", "bucket_key_enabled": False},
+        "acl_grants": [],
+        "policy": POLICY,
+        "tags": dict(TAGS),
+    }
+
+
+def test_a_converged_bucket_needs_nothing():
+    changes, after = m.compare_bucket(desired(), converged())
+    assert changes == []
+    assert after == converged()
+
+
+def test_every_drift_is_found_in_writing_order():
+    current = {
+        "public_access_block": None,
+        "object_ownership": "ObjectWriter",
+        "acl_grants": ["http://acs.amazonaws.com/groups/global/AllUsers READ"],
+        "encryption": {"sse_algorithm": "aws:kms", "bucket_key_enabled": False},
+        "policy": None,
+        "tags": {"Application": "other", "Extra": "1"},
+    }
+    changes, after = m.compare_bucket(desired(), current)
+    assert changes == [
+        "acl_grants",
+        "public_access_block",
+        "object_ownership",
+        "encryption",
+        "policy",
+        "tags",
+    ]
+    assert after["acl_grants"] == []
+    assert after["encryption"] == {"sse_algorithm": "AES256", "bucket_key_enabled": False}
+    assert after["tags"] == TAGS
+
+
+def test_a_policy_is_compared_as_a_policy():
+    reordered = json.loads(json.dumps(POLICY))
+    reordered["Statement"][0]["Resource"].reverse()
+    current = {**converged(), "policy": reordered}
+    assert m.compare_bucket(desired(), current)[0] == []
+    public = {**POLICY, "Statement": [{**POLICY["Statement"][0], "Effect": "Allow"}]}
+    assert m.compare_bucket(desired(), {**converged(), "policy": public})[0] == ["policy"]
+
+
+def test_a_partly_relaxed_public_access_block_is_drift():
+    relaxed = {**m.PUBLIC_ACCESS_BLOCK, "restrict_public_buckets": False}
+    assert m.compare_bucket(desired(), {**converged(), "public_access_block": relaxed})[0] == [
+        "public_access_block"
+    ]
+
+
+def test_kms_encryption_compares_key_and_bucket_key():
+    wanted = desired(encryption="aws:kms", encryption_key_id="arn:key/1", bucket_key_enabled=True)
+    current = {
+        **converged(),
+        "encryption": {
+            "sse_algorithm": "aws:kms",
+            "kms_key_id": "arn:key/1",
+            "bucket_key_enabled": True,
+        },
+    }
+    assert m.compare_bucket(wanted, current)[0] == []
+    current["encryption"]["kms_key_id"] = "arn:key/2"
+    assert m.compare_bucket(wanted, current)[0] == ["encryption"]
+
+
+def test_unmanaged_policy_and_tags_are_not_compared():
+    wanted = desired(policy=None, tags=None)
+    current = {**converged(), "policy": None, "tags": {"x": "y"}}
+    assert m.compare_bucket(wanted, current) == (
+        [],
+        {k: v for k, v in converged().items() if k not in ("policy", "tags")},
+    )
+
+
+def test_tags_not_purged_when_asked():
+    current = {**converged(), "tags": {**TAGS, "Owner": "ops"}}
+    assert m.compare_bucket(desired(), current, purge_tags=False)[0] == []
+    assert m.compare_bucket(desired(), current)[0] == ["tags"]
+
+
+def test_foreign_grants_ignore_the_owner():
+    grants = [
+        {"Grantee": {"Type": "CanonicalUser", "ID": OWNER}, "Permission": "FULL_CONTROL"},
+        PUBLIC_READ,
+        {"Grantee": {"Type": "CanonicalUser", "ID": "other"}, "Permission": "WRITE"},
+    ]
+    assert m.foreign_grants(grants, OWNER) == [
+        "http://acs.amazonaws.com/groups/global/AllUsers READ",
+        "other WRITE",
+    ]
+
+
+# --- main() ----------------------------------------------------------------------------------
+
+
+def test_noop_reads_each_setting_once_and_writes_nothing(s3):
+    expect_reads(s3)
+    result = run(s3)
+    assert result == {"changed": False, "name": BUCKET, "changes": []}
+
+
+def test_check_mode_reports_every_drift_with_a_diff_and_writes_nothing(s3):
+    expect_reads(s3, pab=None, policy=None, ownership="ObjectWriter", grants=[PUBLIC_READ])
+    result = run(s3, check_mode=True, diff=True)
+    assert result["changed"] is True
+    assert result["changes"] == ["acl_grants", "public_access_block", "object_ownership", "policy"]
+    before, after = result["diff"]["before"], result["diff"]["after"]
+    assert before["public_access_block"] is None and before["policy"] is None
+    assert after["public_access_block"] == m.PUBLIC_ACCESS_BLOCK and after["policy"] == POLICY
+    assert before["acl_grants"] == ["http://acs.amazonaws.com/groups/global/AllUsers READ"]
+    assert after["acl_grants"] == []
+    assert (before["object_ownership"], after["object_ownership"]) == (
+        "ObjectWriter",
+        "BucketOwnerEnforced",
+    )
+
+
+def test_run_turns_a_granting_acl_off_before_ownership(s3):
+    expect_reads(s3, ownership=None, grants=[PUBLIC_READ])
+    s3.stubber.add_response("put_bucket_acl", {}, {"Bucket": BUCKET, "ACL": "private"})
+    s3.stubber.add_response(
+        "put_bucket_ownership_controls",
+        {},
+        {
+            "Bucket": BUCKET,
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        },
+    )
+    result = run(s3)
+    assert result["changes"] == ["acl_grants", "object_ownership"]
+
+
+def test_a_public_acl_is_made_private_even_with_acls_off(s3):
+    expect_reads(s3, grants=[PUBLIC_READ])
+    s3.stubber.add_response("put_bucket_acl", {}, {"Bucket": BUCKET, "ACL": "private"})
+    result = run(s3, diff=True)
+    assert result["changes"] == ["acl_grants"]
+    assert result["diff"]["before"]["acl_grants"] == [
+        "http://acs.amazonaws.com/groups/global/AllUsers READ"
+    ]
+    assert result["diff"]["after"]["acl_grants"] == []
+
+
+def test_run_writes_only_what_differs(s3):
+    expect_reads(s3, pab=None, encryption=None, policy=None, tags=None)
+    stub = s3.stubber
+    stub.add_response(
+        "put_public_access_block",
+        {},
+        {"Bucket": BUCKET, "PublicAccessBlockConfiguration": ALL_BLOCKED},
+    )
+    stub.add_response(
+        "put_bucket_encryption",
+        {},
+        {
+            "Bucket": BUCKET,
+            "ServerSideEncryptionConfiguration": AES256,
+        },
+    )
+    stub.add_response("put_bucket_policy", {}, {"Bucket": BUCKET, "Policy": json.dumps(POLICY)})
+    stub.add_response(
+        "put_bucket_tagging",
+        {},
+        {
+            "Bucket": BUCKET,
+            "Tagging": {"TagSet": [{"Key": k, "Value": v} for k, v in TAGS.items()]},
+        },
+    )
+    result = run(s3)
+    assert result["changes"] == ["public_access_block", "encryption", "policy", "tags"]
+
+
+def test_removing_every_tag_deletes_the_tag_set(s3):
+    expect_reads(s3, tags={"Old": "1"})
+    s3.stubber.add_response("delete_bucket_tagging", {}, {"Bucket": BUCKET})
+    assert run(s3, tags={})["changes"] == ["tags"]
+
+
+def test_a_missing_bucket_is_created_locked_down(s3):
+    stub = s3.stubber
+    stub.add_client_error("head_bucket", service_error_code="404", http_status_code=404)
+    stub.add_response(
+        "create_bucket",
+        {},
+        {
+            "Bucket": BUCKET,
+            "ObjectOwnership": "BucketOwnerEnforced",
+            "CreateBucketConfiguration": {"LocationConstraint": "us-west-1"},
+        },
+    )
+    for method in ("put_public_access_block", "put_bucket_encryption", "put_bucket_policy"):
+        stub.add_response(method, {}, {"Bucket": BUCKET, **expected_params(method)})
+    stub.add_response("put_bucket_tagging", {}, {"Bucket": BUCKET, "Tagging": ANY})
+    result = run(s3, diff=True)
+    assert result["changes"] == ["bucket", "public_access_block", "encryption", "policy", "tags"]
+    assert result["diff"]["before"] == {}
+
+
+def expected_params(method):
+    return {
+        "put_public_access_block": {"PublicAccessBlockConfiguration": ALL_BLOCKED},
+        "put_bucket_encryption": {"ServerSideEncryptionConfiguration": ANY},
+        "put_bucket_policy": {"Policy": ANY},
+    }[method]
+
+
+def test_check_mode_on_a_missing_bucket_plans_it(s3):
+    s3.stubber.add_client_error("head_bucket", service_error_code="404", http_status_code=404)
+    result = run(s3, check_mode=True, diff=True)
+    assert result["changed"] is True and result["changes"][0] == "bucket"
+    assert result["diff"]["after"]["public_access_block"] == m.PUBLIC_ACCESS_BLOCK
+
+
+def test_a_bucket_of_another_account_fails(s3):
+    s3.stubber.add_client_error("head_bucket", service_error_code="403", http_status_code=403)
+    with pytest.raises(Failed, match="not readable by this account"):
+        run(s3)
+
+
+def test_a_key_without_kms_is_refused():
+    with pytest.raises(Failed, match="encryption_key_id needs encryption: aws:kms"):
+        run_module(m, {"name": BUCKET, "encryption_key_id": "arn:key/1"})
