@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,14 +18,13 @@ COLLECTIONS = ROOT / ".collections"
 sys.path.insert(0, str(COLLECTIONS))
 sys.path.insert(0, str(ROOT / "emulator"))
 
+from ansible_collections.leverslabs.asset_manager.tests.harness import (  # noqa: E402
+    ansible_env,
+    running_emulator,
+)
+
 REGION = "us-west-1"
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -81,17 +79,10 @@ def emulator(tmp_path_factory, local_docker):
 
     Never touches an emulator that `make deploy-local` left on 4566.
     """
-    port = int(os.environ.get("ASSET_MANAGER_TEST_EMULATOR_PORT") or free_port())
-    state = tmp_path_factory.mktemp("emulator")
-    env = {
-        **os.environ,
-        "EMULATOR_STATE_DIR": str(state),
-        "PYTHON": sys.executable,
-        "EMULATOR_ECR_REGISTRY": "http://" + local_docker["ASSET_MANAGER_REGISTRY"],
-    }
-    subprocess.run([str(ROOT / "emulator/start.sh"), str(port)], check=True, env=env)
-    yield f"http://127.0.0.1:{port}"
-    subprocess.run([str(ROOT / "emulator/stop.sh"), str(port)], check=True, env=env)
+    port = int(os.environ.get("ASSET_MANAGER_TEST_EMULATOR_PORT") or 0) or None
+    registry = "http://" + local_docker["ASSET_MANAGER_REGISTRY"]
+    with running_emulator(tmp_path_factory.mktemp("emulator"), registry, port) as running:
+        yield running.url
 
 
 @pytest.fixture(scope="session")
@@ -138,23 +129,6 @@ class TaskRun:
     @property
     def failed(self) -> bool:
         return bool(self.result.get("failed"))
-
-
-def ansible_env(**extra: str) -> dict:
-    """The environment of every ansible-playbook run of the tests: the project's ansible.cfg, its
-    collections and this venv first on PATH, plus `extra`."""
-    return {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-        "PATH": f"{BIN}:{os.environ['PATH']}",
-        # Ansible's files stay in the checkout, as under make (the Makefile's exports win).
-        "ANSIBLE_HOME": os.environ.get("ANSIBLE_HOME", str(ROOT / ".cache/ansible")),
-        "ANSIBLE_REMOTE_TEMP": os.environ.get(
-            "ANSIBLE_REMOTE_TEMP", str(ROOT / ".cache/ansible/tmp")
-        ),
-        **extra,
-    }
 
 
 def run_play(play: list, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:

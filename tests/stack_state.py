@@ -1,148 +1,228 @@
-"""The emulator's whole state of the stack, as one comparable value.
+"""The emulator's whole state of the stack, as comparable data: the one reader of it for tests.
 
-``stack_state(boto3_client)`` reads, with boto3, everything the collection creates or changes
-(security groups and rules, the bucket and its settings, log groups, SSM parameters with their
-types and versions, the load balancer, listeners, rules, target groups, task definition
-revisions, services, DNS records, the inline policies of the ECS roles) and returns it as plain
-data: two snapshots are equal exactly when no run wrote anything the collection manages.
-Values AWS never returns (the OIDC client secret) are not in it; SSM values are compared through
-their versions, never read.
+``snapshot(endpoint)`` reads, with boto3, everything the collection creates or changes (security
+groups and rules, the bucket and its settings, log groups, SSM parameters with types, versions and
+value digests, load balancers with attributes, listeners, rules, target groups with health checks
+and attributes, task definition revisions, services, DNS records, the ECS roles' inline
+policies). ``shape`` is equal for any two deploys of the same inputs (on two emulators too);
+``ids`` holds the ids, ARNs, revisions and versions a rerun must leave alone. Two snapshots of
+one emulator are equal exactly when nothing the collection manages was written.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import botocore.exceptions
 
-CLUSTER = "asset-manager"
+REGION = "us-west-1"
+NAME = "asset-manager"
+FAMILIES = tuple(f"{NAME}-{c}" for c in ("run", "web", "daemon"))
 ROLES = ("fulcrum-ecs-execution-role", "fulcrum-ecs-task-role")
+# The bucket's settings the storage role writes, read with these S3 calls.
+BUCKET_READS = (
+    "get_bucket_policy",
+    "get_public_access_block",
+    "get_bucket_encryption",
+    "get_bucket_ownership_controls",
+    "get_bucket_acl",
+    "get_bucket_tagging",
+)
 
 
-def _or_none(call, *args, **kwargs):
-    """The answer, or the error code when AWS says the thing does not exist."""
+def _read(call, **kwargs):
+    """A read's answer without its metadata, or the error code when there is nothing to read."""
     try:
-        return call(*args, **kwargs)
+        answer = call(**kwargs)
     except botocore.exceptions.ClientError as e:
         return e.response["Error"]["Code"]
+    answer.pop("ResponseMetadata", None)
+    return answer
 
 
-def _strip(data, *keys):
-    return {k: v for k, v in data.items() if k not in keys}
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def _security_groups(ec2):
-    groups = ec2.describe_security_groups()["SecurityGroups"]
-    return sorted(
-        (g["GroupName"], g["GroupId"], repr(g["IpPermissions"]), repr(g["IpPermissionsEgress"]))
-        for g in groups
+def _ours(name: str) -> bool:
+    return name.startswith(NAME) or name.startswith(f"fulcrum/{NAME}/")
+
+
+def snapshot(endpoint: str) -> dict:
+    """The stack as the emulator holds it, everything the collection creates or changes:
+    ``shape``, names, types, settings and counts without ids, equal for any two deploys of the
+    same inputs (so also a count of every name: a duplicate shows); ``ids``, the ids, ARNs,
+    revisions and parameter versions, which a rerun must leave alone."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
     )
 
+    def client(service):
+        return session.client(service, endpoint_url=endpoint)
 
-def _buckets(s3):
-    state = {}
-    for bucket in s3.list_buckets()["Buckets"]:
-        name = bucket["Name"]
-        state[name] = {
-            "public_access_block": _or_none(s3.get_public_access_block, Bucket=name),
-            "policy": _or_none(s3.get_bucket_policy, Bucket=name),
-            "encryption": _or_none(s3.get_bucket_encryption, Bucket=name),
-            "versioning": _strip(s3.get_bucket_versioning(Bucket=name), "ResponseMetadata"),
-            "tags": _or_none(s3.get_bucket_tagging, Bucket=name),
-        }
-        for value in state[name].values():
-            if isinstance(value, dict):
-                value.pop("ResponseMetadata", None)
-    return state
+    ec2, elbv2, ecs, ssm = client("ec2"), client("elbv2"), client("ecs"), client("ssm")
+    shape, ids = {}, {}
 
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["fulcrum-vpc"]}])["Vpcs"][0]
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])[
+        "SecurityGroups"
+    ]
+    groups = [g for g in groups if _ours(g["GroupName"])]
+    names = {g["GroupId"]: g["GroupName"] for g in groups}
+    rules = []
+    if names:
+        rules = ec2.describe_security_group_rules(
+            Filters=[{"Name": "group-id", "Values": list(names)}]
+        )["SecurityGroupRules"]
 
-def _parameters(ssm):
-    described = ssm.get_paginator("describe_parameters").paginate().build_full_result()
-    return sorted(
-        (p["Name"], p["Type"], p["Version"], p.get("KeyId")) for p in described["Parameters"]
+    def rule(r):
+        peer = r.get("CidrIpv4") or r.get("CidrIpv6") or r.get("PrefixListId")
+        if not peer:
+            referenced = (r.get("ReferencedGroupInfo") or {}).get("GroupId")
+            peer = names.get(referenced, referenced)
+        direction = "egress" if r["IsEgress"] else "ingress"
+        return (names[r["GroupId"]], direction, r["IpProtocol"], r.get("FromPort"),
+                r.get("ToPort"), peer, r.get("Description"))  # fmt: skip
+
+    def tags(items, key="Key", value="Value"):
+        return sorted((t[key], t[value]) for t in items or [])
+
+    shape["security_groups"] = sorted(
+        (g["GroupName"], g["Description"], _digest(tags(g.get("Tags")))) for g in groups
+    )
+    shape["security_group_rules"] = sorted(map(rule, rules))
+    ids["security_groups"] = sorted(names.items())
+    ids["security_group_rules"] = sorted(r["SecurityGroupRuleId"] for r in rules)
+
+    s3 = client("s3")
+    shape["buckets"] = sorted(
+        (b["Name"], *(_digest(_read(getattr(s3, call), Bucket=b["Name"])) for call in BUCKET_READS))
+        for b in s3.list_buckets()["Buckets"]
+        if _ours(b["Name"])
+    )
+    shape["log_groups"] = sorted(
+        (g["logGroupName"], g.get("retentionInDays"))
+        for g in client("logs").describe_log_groups(logGroupNamePrefix=f"fulcrum/{NAME}/")[
+            "logGroups"
+        ]
     )
 
-
-def _load_balancing(elbv2):
-    state = {"load_balancers": [], "target_groups": []}
-    for lb in elbv2.describe_load_balancers()["LoadBalancers"]:
-        arn = lb["LoadBalancerArn"]
-        listeners = []
-        for listener in elbv2.describe_listeners(LoadBalancerArn=arn)["Listeners"]:
-            rules = elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
-            listeners.append((repr(listener), repr(rules)))
-        attributes = elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
-        state["load_balancers"].append((repr(lb), repr(attributes), sorted(listeners)))
-    for tg in elbv2.describe_target_groups()["TargetGroups"]:
-        attributes = elbv2.describe_target_group_attributes(TargetGroupArn=tg["TargetGroupArn"])
-        state["target_groups"].append((repr(tg), repr(attributes["Attributes"])))
-    return state
-
-
-def _ecs(ecs):
-    definitions = ecs.get_paginator("list_task_definitions").paginate().build_full_result()
-    services = ecs.list_services(cluster=CLUSTER)["serviceArns"] if _cluster(ecs) else []
-    described = (
-        ecs.describe_services(cluster=CLUSTER, services=services)["services"] if services else []
+    pages = ssm.get_paginator("describe_parameters").paginate(
+        ParameterFilters=[{"Key": "Path", "Option": "Recursive", "Values": [f"/{NAME}"]}]
     )
-    return {
-        "task_definitions": sorted(definitions["taskDefinitionArns"]),
-        "services": sorted(
-            (
-                s["serviceName"],
-                s["status"],
-                s["taskDefinition"],
-                s["desiredCount"],
-                repr(s.get("networkConfiguration")),
-                repr(s.get("loadBalancers")),
-                repr(s.get("deploymentConfiguration")),
-                len(s.get("deployments") or []),
-            )
-            for s in described
-        ),
-    }
+    parameters = pages.build_full_result()["Parameters"]
+    values = {}
+    for start in range(0, len(parameters), 10):
+        batch = [p["Name"] for p in parameters[start : start + 10]]
+        for p in ssm.get_parameters(Names=batch, WithDecryption=True)["Parameters"]:
+            values[p["Name"]] = _digest(p["Value"])
+    shape["parameters"] = sorted(
+        (p["Name"], p["Type"], p["Version"], values.get(p["Name"])) for p in parameters
+    )
+    ids["parameters"] = shape["parameters"]
 
+    balancers = [b for b in elbv2.describe_load_balancers()["LoadBalancers"]
+                 if _ours(b["LoadBalancerName"])]  # fmt: skip
+    target_groups = [t for t in elbv2.describe_target_groups()["TargetGroups"]
+                     if _ours(t["TargetGroupName"])]  # fmt: skip
+    arns = {b["LoadBalancerArn"]: b["LoadBalancerName"] for b in balancers}
+    arns.update({t["TargetGroupArn"]: t["TargetGroupName"] for t in target_groups})
+    dns = {b["DNSName"].lower().rstrip("."): b["LoadBalancerName"] for b in balancers}
+    shape["load_balancers"] = sorted(
+        (b["LoadBalancerName"], b["Scheme"], b["Type"],
+         tuple(sorted(names.get(s, s) for s in b.get("SecurityGroups", []))),
+         _digest(elbv2.describe_load_balancer_attributes(
+             LoadBalancerArn=b["LoadBalancerArn"])["Attributes"]))
+        for b in balancers
+    )  # fmt: skip
+    shape["target_groups"] = sorted(
+        (t["TargetGroupName"], t["Protocol"], t["Port"],
+         _digest({k: v for k, v in t.items() if k.startswith("HealthCheck") or k == "Matcher"}),
+         _digest(elbv2.describe_target_group_attributes(
+             TargetGroupArn=t["TargetGroupArn"])["Attributes"]),
+         tuple(sorted(arns.get(a, a) for a in t.get("LoadBalancerArns", []))))
+        for t in target_groups
+    )  # fmt: skip
+    ids["load_balancers"] = sorted(arns)
+    shape["listeners"], shape["listener_rules"], ids["listeners"] = [], [], []
+    for b in balancers:
+        for listener in elbv2.describe_listeners(LoadBalancerArn=b["LoadBalancerArn"])["Listeners"]:
+            shape["listeners"].append(
+                (b["LoadBalancerName"], listener["Protocol"], listener["Port"],
+                 tuple(a["Type"] for a in listener["DefaultActions"]))
+            )  # fmt: skip
+            ids["listeners"].append(listener["ListenerArn"])
+            for r in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]:
+                actions = tuple(
+                    (a["Type"], arns.get(a.get("TargetGroupArn"))) for a in r["Actions"]
+                )
+                shape["listener_rules"].append(
+                    (b["LoadBalancerName"], listener["Port"], r["Priority"],
+                     _digest(r["Conditions"]), actions)
+                )  # fmt: skip
+                ids["listeners"].append(r["RuleArn"])
+    for key in ("listeners", "listener_rules"):
+        shape[key].sort()
+    ids["listeners"].sort()
 
-def _cluster(ecs):
-    clusters = ecs.describe_clusters(clusters=[CLUSTER])["clusters"]
-    return any(c["status"] == "ACTIVE" for c in clusters)
+    shape["task_definitions"], ids["task_definitions"] = {}, {}
+    for family in FAMILIES:
+        active = sorted(
+            int(arn.rsplit(":", 1)[1])
+            for arn in ecs.list_task_definitions(familyPrefix=family, status="ACTIVE")[
+                "taskDefinitionArns"
+            ]
+            if arn.split("/")[-1].rsplit(":", 1)[0] == family
+        )
+        shape["task_definitions"][family] = len(active)
+        ids["task_definitions"][family] = active
+    listed = ecs.list_services(cluster=NAME)["serviceArns"]
+    services = ecs.describe_services(cluster=NAME, services=listed)["services"] if listed else []
+    # A deleted service stays describable, INACTIVE, for a while (moto lists it too).
+    services = [s for s in services if s["status"] != "INACTIVE"]
+    shape["services"] = sorted(
+        (s["serviceName"], s["status"], s["desiredCount"],
+         s["taskDefinition"].split("/")[-1].rsplit(":", 1)[0], len(s.get("deployments", [])),
+         tuple(arns.get(lb.get("targetGroupArn"), "?") for lb in s.get("loadBalancers", [])),
+         _digest(s.get("deploymentConfiguration")), s.get("healthCheckGracePeriodSeconds"))
+        for s in services
+    )  # fmt: skip
+    # The network names the emulator's own subnet and group IDs: an id, not a shape.
+    ids["services"] = sorted(
+        (s["serviceArn"], s["taskDefinition"], _digest(s.get("networkConfiguration")))
+        for s in services
+    )
 
-
-def _records(route53):
-    state = []
+    route53 = client("route53")
+    shape["records"] = []
     for zone in route53.list_hosted_zones()["HostedZones"]:
         records = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
-        state.append((zone["Name"], repr(records)))
-    return sorted(state)
+        for record in records:
+            if record["Type"] in ("NS", "SOA"):
+                continue
+            alias = record.get("AliasTarget", {}).get("DNSName", "").lower().rstrip(".")
+            shape["records"].append((record["Name"], record["Type"], dns.get(alias, alias)))
+    shape["records"].sort()
+
+    iam = client("iam")
+    shape["role_policies"] = sorted(
+        (
+            role,
+            policy,
+            _digest(iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]),
+        )
+        for role in ROLES
+        for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]
+    )
+    return {"shape": shape, "ids": ids}
 
 
-def _inline_policies(iam):
-    state = {}
-    for role in ROLES:
-        names = _or_none(iam.list_role_policies, RoleName=role)
-        if isinstance(names, str):
-            state[role] = names
-            continue
-        state[role] = {
-            name: iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-            for name in names["PolicyNames"]
-        }
-    return state
-
-
-def stack_state(boto3_client) -> dict:
-    """Everything the collection manages in the emulator, as comparable plain data."""
-    logs = boto3_client("logs").describe_log_groups()["logGroups"]
+def differences(actual: dict, expected: dict) -> dict:
     return {
-        "security_groups": _security_groups(boto3_client("ec2")),
-        "buckets": _buckets(boto3_client("s3")),
-        "log_groups": sorted((g["logGroupName"], g.get("retentionInDays")) for g in logs),
-        "parameters": _parameters(boto3_client("ssm")),
-        **_load_balancing(boto3_client("elbv2")),
-        **_ecs(boto3_client("ecs")),
-        "records": _records(boto3_client("route53")),
-        "inline_policies": _inline_policies(boto3_client("iam")),
+        key: {"actual": actual.get(key), "expected": expected.get(key)}
+        for key in sorted(set(actual) | set(expected))
+        if actual.get(key) != expected.get(key)
     }
-
-
-def differences(before: dict, after: dict) -> list[str]:
-    """The parts of the state that differ, for an assertion message."""
-    return [key for key in before.keys() | after.keys() if before.get(key) != after.get(key)]

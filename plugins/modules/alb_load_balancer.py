@@ -209,13 +209,17 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
-    boto3_tag_list_to_ansible_dict,
-    compare_aws_tags,
 )
 
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
     AssetManagerModule,
 )
+from ansible_collections.leverslabs.asset_manager.plugins.module_utils.elbv2 import (
+    attribute_value,
+    describe_tags,
+    write_tags,
+)
+from ansible_collections.leverslabs.asset_manager.plugins.module_utils.tags import plan_tags
 
 _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
@@ -257,19 +261,7 @@ def describe_listeners(client, arn):
         kwargs["Marker"] = page["NextMarker"]
 
 
-def describe_tags(client, arn):
-    descriptions = client.describe_tags(ResourceArns=[arn], aws_retry=True)["TagDescriptions"]
-    return boto3_tag_list_to_ansible_dict(descriptions[0].get("Tags", []) if descriptions else [])
-
-
 # ---- the comparison ------------------------------------------------------------------------
-
-
-def attribute_value(value):
-    """An attribute value as AWS reports it: a string, booleans in lower case."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def normalise_action(action):
@@ -458,13 +450,9 @@ def compare_load_balancer(desired, current, purge_listeners=True, purge_tags=Tru
                     plan["changes"].extend(f"listeners.{port}.{key}" for key in differing)
 
     if "tags" in desired:
-        existing_tags = current.get("tags") or {}
-        before["tags"] = dict(existing_tags)
-        to_set, to_unset = compare_aws_tags(existing_tags, desired["tags"], purge_tags=purge_tags)
-        plan.update(tags_to_set=dict(sorted(to_set.items())), tags_to_unset=sorted(to_unset))
-        tags = {k: v for k, v in existing_tags.items() if k not in to_unset}
-        tags.update(to_set)
-        after["tags"] = tags
+        before["tags"] = dict(current.get("tags") or {})
+        to_set, to_unset, after["tags"] = plan_tags(before["tags"], desired["tags"], purge_tags)
+        plan.update(tags_to_set=to_set, tags_to_unset=to_unset)
         if to_set or to_unset:
             plan["changes"].append("tags")
     plan.update(before=before, after=after)
@@ -557,14 +545,8 @@ def apply_plan(client, params, balancer, listeners, plan):
             aws_retry=True,
             **listener_request(wanted[port], keys),
         )
-    if not created and plan["tags_to_unset"]:
-        client.remove_tags(ResourceArns=[arn], TagKeys=plan["tags_to_unset"], aws_retry=True)
-    if not created and plan["tags_to_set"]:
-        client.add_tags(
-            ResourceArns=[arn],
-            Tags=ansible_dict_to_boto3_tag_list(plan["tags_to_set"]),
-            aws_retry=True,
-        )
+    if not created:  # a new load balancer got its tags with CreateLoadBalancer
+        write_tags(client, arn, plan["tags_to_set"], plan["tags_to_unset"])
     return balancer
 
 

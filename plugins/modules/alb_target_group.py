@@ -174,13 +174,17 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
-    boto3_tag_list_to_ansible_dict,
-    compare_aws_tags,
 )
 
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
     AssetManagerModule,
 )
+from ansible_collections.leverslabs.asset_manager.plugins.module_utils.elbv2 import (
+    attribute_value,
+    describe_tags,
+    write_tags,
+)
+from ansible_collections.leverslabs.asset_manager.plugins.module_utils.tags import plan_tags
 
 _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
@@ -221,11 +225,6 @@ def describe_attributes(client, arn):
     return {a["Key"]: a["Value"] for a in response.get("Attributes", [])}
 
 
-def describe_tags(client, arn):
-    descriptions = client.describe_tags(ResourceArns=[arn], aws_retry=True)["TagDescriptions"]
-    return boto3_tag_list_to_ansible_dict(descriptions[0].get("Tags", []) if descriptions else [])
-
-
 def create_target_group(client, desired, tags):
     kwargs = {
         "Name": desired["name"],
@@ -246,13 +245,6 @@ def modify_attributes(client, arn, attributes):
 
 
 # ---- the comparison ------------------------------------------------------------------------
-
-
-def attribute_value(value):
-    """An attribute value as AWS reports it: a string, booleans in lower case."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def health_check_request(health_check):
@@ -335,13 +327,9 @@ def compare_target_group(desired, current, wanted_tags=None, purge_tags=True):
             plan["attributes"][key] = value
             plan["changes"].append(f"attributes.{key}")
     if wanted_tags is not None:
-        existing = current.get("tags") or {}
-        before["tags"] = dict(existing)
-        to_set, to_unset = compare_aws_tags(existing, wanted_tags, purge_tags=purge_tags)
-        plan.update(tags_to_set=dict(sorted(to_set.items())), tags_to_unset=sorted(to_unset))
-        tags = {k: v for k, v in existing.items() if k not in to_unset}
-        tags.update(to_set)
-        after["tags"] = tags
+        before["tags"] = dict(current.get("tags") or {})
+        to_set, to_unset, after["tags"] = plan_tags(before["tags"], wanted_tags, purge_tags)
+        plan.update(tags_to_set=to_set, tags_to_unset=to_unset)
         if to_set or to_unset:
             plan["changes"].append("tags")
     plan.update(before=before, after=after)
@@ -365,14 +353,7 @@ def apply_plan(client, desired, group, plan, wanted_tags):
         )
     if plan["attributes"]:
         modify_attributes(client, arn, plan["attributes"])
-    if plan["tags_to_unset"]:
-        client.remove_tags(ResourceArns=[arn], TagKeys=plan["tags_to_unset"], aws_retry=True)
-    if plan["tags_to_set"]:
-        client.add_tags(
-            ResourceArns=[arn],
-            Tags=ansible_dict_to_boto3_tag_list(plan["tags_to_set"]),
-            aws_retry=True,
-        )
+    write_tags(client, arn, plan["tags_to_set"], plan["tags_to_unset"])
     return arn
 
 

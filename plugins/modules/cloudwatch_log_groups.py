@@ -117,11 +117,11 @@ except ImportError:
     pass  # Handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
     AssetManagerModule,
 )
+from ansible_collections.leverslabs.asset_manager.plugins.module_utils.tags import plan_tags
 
 _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
@@ -222,13 +222,10 @@ def plan_groups(names, current, wanted, purge_tags=True):
                 step["fields"].append(field)
                 after[field] = value
         if wanted["tags"] is not None:
-            tags = dict(existing.get("tags") or {})
-            to_set, to_unset = compare_aws_tags(tags, wanted["tags"], purge_tags=purge_tags)
-            step.update(tags_to_set=dict(sorted(to_set.items())), tags_to_unset=sorted(to_unset))
-            for key in to_unset:
-                tags.pop(key, None)
-            tags.update(to_set)
-            after["tags"] = tags
+            to_set, to_unset, after["tags"] = plan_tags(
+                existing.get("tags"), wanted["tags"], purge_tags
+            )
+            step.update(tags_to_set=to_set, tags_to_unset=to_unset)
             if to_set or to_unset:
                 step["fields"].append("tags")
         if step["fields"]:

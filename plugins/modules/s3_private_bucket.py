@@ -142,12 +142,12 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
     boto3_tag_list_to_ansible_dict,
-    compare_aws_tags,
 )
 
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
     AssetManagerModule,
 )
+from ansible_collections.leverslabs.asset_manager.plugins.module_utils.tags import plan_tags
 
 _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
@@ -257,7 +257,10 @@ def create_bucket(client, name, region):
     kwargs = {"Bucket": name, "ObjectOwnership": OWNERSHIP}
     if region and region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
-    client.create_bucket(aws_retry=True, **kwargs)
+    try:
+        client.create_bucket(aws_retry=True, **kwargs)
+    except is_boto3_error_code("BucketAlreadyOwnedByYou"):
+        pass  # a retry whose first attempt created it, and lost the answer: it is ours already
 
 
 def write_setting(client, name, setting, value):
@@ -374,11 +377,9 @@ def compare_bucket(desired, current, purge_tags=True):
         if current.get("policy") is None or compare_policies(current["policy"], desired["policy"]):
             changes.append("policy")
     if "tags" in desired:
-        existing = current.get("tags") or {}
-        to_set, to_unset = compare_aws_tags(existing, desired["tags"], purge_tags=purge_tags)
-        tags = {k: v for k, v in existing.items() if k not in to_unset}
-        tags.update(to_set)
-        after["tags"] = dict(sorted(tags.items()))
+        to_set, to_unset, after["tags"] = plan_tags(
+            current.get("tags"), desired["tags"], purge_tags
+        )
         if to_set or to_unset:
             changes.append("tags")
     return changes, after

@@ -195,12 +195,12 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
     boto3_tag_list_to_ansible_dict,
-    compare_aws_tags,
 )
 
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
     AssetManagerModule,
 )
+from ansible_collections.leverslabs.asset_manager.plugins.module_utils.tags import plan_tags
 
 _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
@@ -334,10 +334,8 @@ def plan_changes(entries, current, wanted_tags=None, purge_tags=True):
             step["fields"].append("value")
         step["put"] = bool(step["fields"])
         if wanted_tags is not None:
-            to_set, to_unset = compare_aws_tags(
-                existing.get("tags") or {}, wanted_tags, purge_tags=purge_tags
-            )
-            step.update(tags_to_set=dict(sorted(to_set.items())), tags_to_unset=sorted(to_unset))
+            to_set, to_unset, _ = plan_tags(existing.get("tags"), wanted_tags, purge_tags)
+            step.update(tags_to_set=to_set, tags_to_unset=to_unset)
             if to_set or to_unset:
                 step["fields"].append("tags")
         if step["fields"]:

@@ -10,7 +10,6 @@ to a survey, and no file of awx/ holds a credential.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from ansible_collections.leverslabs.asset_manager.tests.harness import ansible_env
 
 ROOT = Path(__file__).resolve().parents[2]
 AWX = ROOT / "awx"
@@ -43,12 +44,7 @@ SECRET_KEY = re.compile(r"(password|passwd|token|secret|api_?key)", re.IGNORECAS
 
 
 def env() -> dict:
-    environ = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
-        "ANSIBLE_NOCOLOR": "1",
-    }
+    environ = ansible_env(ANSIBLE_NOCOLOR="1")
     # A controller configured in the caller's shell must not leak into these runs.
     for name in list(environ):
         if name.startswith(("CONTROLLER_", "TOWER_")):

@@ -3,7 +3,7 @@
 One stack is deployed for the table. Each row runs a playbook with one bad input and asserts that
 the run fails, that its message names the variable (and the allowed values), that no task but the
 pre-flight's checks and the read-only stack lookup ran, and that the emulator's whole state
-(tests/stack_state.py) is exactly what it was before.
+(tests/stack_state.py, shape and ids) is exactly what it was before.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from ansible_collections.leverslabs.asset_manager.tests.stack_state import (
     differences,
-    stack_state,
+    snapshot,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,6 +202,27 @@ CASES = [
         ["asset_manager_web_port", "1 to 65535"],
     ),
     (
+        "IAM policy past IAM's size",
+        "site.yml",
+        # One statement of 11,000 characters: past IAM's 10,240 for a role's inline policies.
+        extra(
+            iam_task_extra_statements=[
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::" + "b" * 11000,
+                }
+            ]
+        ),
+        ["iam_task_extra_statements", "over IAM's 10240"],
+    ),
+    (
+        "IAM role that does not exist",
+        "site.yml",
+        extra(asset_manager_task_role_name="no-such-role"),
+        ["task role 'no-such-role' not found", "asset_manager_task_role_name"],
+    ),
+    (
         "missing certificate",
         "site.yml",
         extra(asset_manager_certificate_domain="*.nope.example"),
@@ -227,9 +248,9 @@ def stack(seeded, run_site, push_image, local_docker):
     ids=[case[0] for case in CASES],
 )
 def test_bad_input_is_refused_before_any_write(
-    stack, run_site, boto3_client, aws_tasks, tmp_path, playbook, args, fragments
+    stack, run_site, emulator, aws_tasks, tmp_path, playbook, args, fragments
 ):
-    before = stack_state(boto3_client)
+    before = snapshot(emulator)
     proc = run_site(*(args(tmp_path) if callable(args) else args), playbook=playbook)
     flat = " ".join((proc.stdout + proc.stderr).split())
     assert proc.returncode != 0, flat[-3000:]
@@ -237,5 +258,5 @@ def test_bad_input_is_refused_before_any_write(
         assert fragment in flat, f"{fragment!r} not in: {flat[-3000:]}"
     ran = [header for header in aws_tasks(proc.stdout) if "Look up" not in header]
     assert ran == [], ran
-    after = stack_state(boto3_client)
+    after = snapshot(emulator)
     assert after == before, differences(before, after)

@@ -17,13 +17,11 @@ a minute. The session's emulator is left as seeded.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import copy
-import hashlib
 import importlib.util
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +32,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.leverslabs.asset_manager.tests.harness import (
+    ansible_env,
+    running_emulator,
+)
+from ansible_collections.leverslabs.asset_manager.tests.stack_state import (
+    REGION,
+    differences,
+    snapshot,
+)
+
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("fault_proxy", ROOT / "tests/fault_proxy.py")
 fault_proxy_module = importlib.util.module_from_spec(_spec)
@@ -41,10 +49,6 @@ _spec.loader.exec_module(fault_proxy_module)
 FaultProxy = fault_proxy_module.FaultProxy
 
 BIN = Path(sys.executable).parent
-REGION = "us-west-1"
-NAME = "asset-manager"
-FAMILIES = tuple(f"{NAME}-{c}" for c in ("run", "web", "daemon"))
-ROLES = ("fulcrum-ecs-execution-role", "fulcrum-ecs-task-role")
 # The faults of the throttling test: the request never took effect (AWS throttled or refused it).
 RATE = 0.2
 REFUSED = {"throttle": 1, "unavailable": 1}
@@ -72,12 +76,6 @@ ABSORBED = (
     "route53:POST */rrset*",  # ChangeResourceRecordSets (UPSERT)
 )
 RECAP = "PLAY RECAP"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def retry_settings() -> dict:
@@ -148,18 +146,14 @@ def playbook(endpoint, *args, path="site.yml", proxy=None, kill_after=None):
     conftest's run_site otherwise). With `kill_after` (an operation name) and the `proxy` it
     goes through, the run is killed once the emulator has applied the first such request, before
     the client has its answer."""
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
-        "PATH": f"{BIN}:{os.environ['PATH']}",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_ENDPOINT_URL": endpoint,
-        "ASSET_MANAGER_ENDPOINT_URL": endpoint,
-    }
+    env = ansible_env(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_REGION=REGION,
+        AWS_ENDPOINT_URL=endpoint,
+        ASSET_MANAGER_ENDPOINT_URL=endpoint,
+    )
     cmd = [str(BIN / "ansible-playbook"), "-i", str(ROOT / "inventories/local"), str(ROOT / path),
            *args]  # fmt: skip
     before = proxy.plan.total if proxy else None
@@ -198,186 +192,6 @@ def teardown(endpoint, **kwargs):
                     **kwargs)  # fmt: skip
 
 
-# --- what the stack is -----------------------------------------------------------------------
-
-
-def _digest(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def _ours(name: str) -> bool:
-    return name.startswith(NAME) or name.startswith(f"fulcrum/{NAME}/")
-
-
-def snapshot(endpoint: str) -> dict:
-    """The stack as the emulator holds it, everything the collection creates or changes:
-    ``shape``, names, types, settings and counts without ids, equal for any two deploys of the
-    same inputs (so also a count of every name: a duplicate shows); ``ids``, the ids, ARNs,
-    revisions and parameter versions, which a rerun must leave alone."""
-    import boto3
-
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-    )
-
-    def client(service):
-        return session.client(service, endpoint_url=endpoint)
-
-    ec2, elbv2, ecs, ssm = client("ec2"), client("elbv2"), client("ecs"), client("ssm")
-    shape, ids = {}, {}
-
-    vpc = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["fulcrum-vpc"]}])["Vpcs"][0]
-    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])[
-        "SecurityGroups"
-    ]
-    groups = [g for g in groups if _ours(g["GroupName"])]
-    names = {g["GroupId"]: g["GroupName"] for g in groups}
-    rules = []
-    if names:
-        rules = ec2.describe_security_group_rules(
-            Filters=[{"Name": "group-id", "Values": list(names)}]
-        )["SecurityGroupRules"]
-
-    def rule(r):
-        peer = r.get("CidrIpv4") or r.get("CidrIpv6") or r.get("PrefixListId")
-        if not peer:
-            referenced = (r.get("ReferencedGroupInfo") or {}).get("GroupId")
-            peer = names.get(referenced, referenced)
-        direction = "egress" if r["IsEgress"] else "ingress"
-        return (names[r["GroupId"]], direction, r["IpProtocol"], r.get("FromPort"),
-                r.get("ToPort"), peer, r.get("Description"))  # fmt: skip
-
-    def tags(items, key="Key", value="Value"):
-        return sorted((t[key], t[value]) for t in items or [])
-
-    shape["security_groups"] = sorted(
-        (g["GroupName"], g["Description"], _digest(tags(g.get("Tags")))) for g in groups
-    )
-    shape["security_group_rules"] = sorted(map(rule, rules))
-    ids["security_groups"] = sorted(names.items())
-    ids["security_group_rules"] = sorted(r["SecurityGroupRuleId"] for r in rules)
-
-    s3 = client("s3")
-    shape["buckets"] = sorted(
-        (b["Name"], _digest(s3.get_bucket_policy(Bucket=b["Name"]).get("Policy")))
-        for b in s3.list_buckets()["Buckets"]
-        if _ours(b["Name"])
-    )
-    shape["log_groups"] = sorted(
-        (g["logGroupName"], g.get("retentionInDays"))
-        for g in client("logs").describe_log_groups(logGroupNamePrefix=f"fulcrum/{NAME}/")[
-            "logGroups"
-        ]
-    )
-
-    pages = ssm.get_paginator("describe_parameters").paginate(
-        ParameterFilters=[{"Key": "Path", "Option": "Recursive", "Values": [f"/{NAME}"]}]
-    )
-    parameters = pages.build_full_result()["Parameters"]
-    values = {}
-    for start in range(0, len(parameters), 10):
-        batch = [p["Name"] for p in parameters[start : start + 10]]
-        for p in ssm.get_parameters(Names=batch, WithDecryption=True)["Parameters"]:
-            values[p["Name"]] = _digest(p["Value"])
-    shape["parameters"] = sorted(
-        (p["Name"], p["Type"], p["Version"], values.get(p["Name"])) for p in parameters
-    )
-    ids["parameters"] = shape["parameters"]
-
-    balancers = [b for b in elbv2.describe_load_balancers()["LoadBalancers"]
-                 if _ours(b["LoadBalancerName"])]  # fmt: skip
-    target_groups = [t for t in elbv2.describe_target_groups()["TargetGroups"]
-                     if _ours(t["TargetGroupName"])]  # fmt: skip
-    arns = {b["LoadBalancerArn"]: b["LoadBalancerName"] for b in balancers}
-    arns.update({t["TargetGroupArn"]: t["TargetGroupName"] for t in target_groups})
-    dns = {b["DNSName"].lower().rstrip("."): b["LoadBalancerName"] for b in balancers}
-    shape["load_balancers"] = sorted(
-        (b["LoadBalancerName"], b["Scheme"], b["Type"],
-         tuple(sorted(names.get(s, s) for s in b.get("SecurityGroups", []))))
-        for b in balancers
-    )  # fmt: skip
-    shape["target_groups"] = sorted(
-        (t["TargetGroupName"], t["Protocol"], t["Port"], t.get("HealthCheckPath"),
-         tuple(sorted(arns.get(a, a) for a in t.get("LoadBalancerArns", []))))
-        for t in target_groups
-    )  # fmt: skip
-    ids["load_balancers"] = sorted(arns)
-    shape["listeners"], shape["listener_rules"], ids["listeners"] = [], [], []
-    for b in balancers:
-        for listener in elbv2.describe_listeners(LoadBalancerArn=b["LoadBalancerArn"])["Listeners"]:
-            shape["listeners"].append(
-                (b["LoadBalancerName"], listener["Protocol"], listener["Port"],
-                 tuple(a["Type"] for a in listener["DefaultActions"]))
-            )  # fmt: skip
-            ids["listeners"].append(listener["ListenerArn"])
-            for r in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]:
-                actions = tuple(
-                    (a["Type"], arns.get(a.get("TargetGroupArn"))) for a in r["Actions"]
-                )
-                shape["listener_rules"].append(
-                    (b["LoadBalancerName"], listener["Port"], r["Priority"],
-                     _digest(r["Conditions"]), actions)
-                )  # fmt: skip
-                ids["listeners"].append(r["RuleArn"])
-    for key in ("listeners", "listener_rules"):
-        shape[key].sort()
-    ids["listeners"].sort()
-
-    shape["task_definitions"], ids["task_definitions"] = {}, {}
-    for family in FAMILIES:
-        active = sorted(
-            int(arn.rsplit(":", 1)[1])
-            for arn in ecs.list_task_definitions(familyPrefix=family, status="ACTIVE")[
-                "taskDefinitionArns"
-            ]
-            if arn.split("/")[-1].rsplit(":", 1)[0] == family
-        )
-        shape["task_definitions"][family] = len(active)
-        ids["task_definitions"][family] = active
-    listed = ecs.list_services(cluster=NAME)["serviceArns"]
-    services = ecs.describe_services(cluster=NAME, services=listed)["services"] if listed else []
-    # A deleted service stays describable, INACTIVE, for a while (moto lists it too).
-    services = [s for s in services if s["status"] != "INACTIVE"]
-    shape["services"] = sorted(
-        (s["serviceName"], s["status"], s["desiredCount"],
-         s["taskDefinition"].split("/")[-1].rsplit(":", 1)[0], len(s.get("deployments", [])),
-         tuple(arns.get(lb.get("targetGroupArn"), "?") for lb in s.get("loadBalancers", [])))
-        for s in services
-    )  # fmt: skip
-    ids["services"] = sorted((s["serviceArn"], s["taskDefinition"]) for s in services)
-
-    route53 = client("route53")
-    shape["records"] = []
-    for zone in route53.list_hosted_zones()["HostedZones"]:
-        records = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
-        for record in records:
-            if record["Type"] in ("NS", "SOA"):
-                continue
-            alias = record.get("AliasTarget", {}).get("DNSName", "").lower().rstrip(".")
-            shape["records"].append((record["Name"], record["Type"], dns.get(alias, alias)))
-    shape["records"].sort()
-
-    iam = client("iam")
-    shape["role_policies"] = sorted(
-        (
-            role,
-            policy,
-            _digest(iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]),
-        )
-        for role in ROLES
-        for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]
-    )
-    return {"shape": shape, "ids": ids}
-
-
-def differences(actual: dict, expected: dict) -> dict:
-    return {
-        key: {"actual": actual.get(key), "expected": expected.get(key)}
-        for key in sorted(set(actual) | set(expected))
-        if actual.get(key) != expected.get(key)
-    }
-
-
 # --- the private emulator's work: a clean deploy, then an interrupted one -----------------
 
 
@@ -385,20 +199,17 @@ class PrivateEmulator:
     """An emulator of this module's own, seeded like the session's (same registry)."""
 
     def __init__(self, state: Path, registry: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "EMULATOR_STATE_DIR": str(state), "PYTHON": sys.executable,
-                    "EMULATOR_ECR_REGISTRY": "http://" + registry}  # fmt: skip
+        self.state, self.registry = state, "http://" + registry
+        self._running = contextlib.ExitStack()
 
     def start(self):
-        subprocess.run([str(ROOT / "emulator/start.sh"), str(self.port)], check=True,
-                       env=self.env, capture_output=True)  # fmt: skip
+        running = running_emulator(self.state, self.registry, quiet=True)
+        self.url = self._running.enter_context(running).url
         seeded = playbook(self.url, path="playbooks/emulator_prerequisites.yml")
         assert seeded.rc == 0, seeded.tail()
 
     def stop(self):
-        subprocess.run([str(ROOT / "emulator/stop.sh"), str(self.port)], env=self.env,
-                       capture_output=True)  # fmt: skip
+        self._running.close()
 
 
 def _interrupted_deploy(endpoint: str) -> dict:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import socket
 import subprocess
@@ -21,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from ansible_collections.leverslabs.asset_manager.tests.harness import ansible_env
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -54,18 +55,14 @@ def play(aws_env, emulator):
     """Run a playbook with the local inventory against this session's emulator."""
 
     def run(*args, playbook=PLAYBOOK, check=True, strategy=None):
-        env = {
-            **os.environ,
+        env = ansible_env(
             **aws_env,
-            "ASSET_MANAGER_ENDPOINT_URL": emulator,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
-            "ANSIBLE_FORCE_COLOR": "0",
-            "NO_PROXY": "127.0.0.1,localhost",
-            "no_proxy": "127.0.0.1,localhost",
-            "PATH": f"{BIN}:{os.environ['PATH']}",
+            ASSET_MANAGER_ENDPOINT_URL=emulator,
+            ANSIBLE_FORCE_COLOR="0",
+            NO_PROXY="127.0.0.1,localhost",
+            no_proxy="127.0.0.1,localhost",
             **({"ANSIBLE_STRATEGY": strategy} if strategy else {}),
-        }
+        )
         cmd = [
             str(BIN / "ansible-playbook"),
             "-i",

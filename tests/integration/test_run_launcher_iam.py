@@ -28,16 +28,19 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
-import os
-import socket
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import boto3
 import botocore.exceptions
 import pytest
+
+from ansible_collections.leverslabs.asset_manager.tests.harness import (
+    ansible_env,
+    reset_auth,
+    running_emulator,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -73,41 +76,14 @@ def _sibling(name: str):
 run_launcher = _sibling("test_run_launcher")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def reset_auth(endpoint: str, count: str) -> None:
-    """moto enforces IAM after `count` more requests ("0": now; "inf": never)."""
-    request = urllib.request.Request(
-        f"{endpoint}/moto-api/reset-auth",
-        data=count.encode(),
-        method="POST",
-        headers={"Content-Type": "text/plain"},
-    )
-    urllib.request.urlopen(request, timeout=10).read()
-
-
 # This file's own emulator and the fixtures of tests/conftest.py that name the emulator, module
 # scoped: the session's emulator is never touched (nor started) by this file.
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory, local_docker):
     """An emulator for this file only, whose ECR answers for the session's registry."""
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "EMULATOR_STATE_DIR": str(tmp_path_factory.mktemp("emulator-iam")),
-        "PYTHON": sys.executable,
-        "EMULATOR_ECR_REGISTRY": "http://" + local_docker["ASSET_MANAGER_REGISTRY"],
-    }
-    subprocess.run([str(ROOT / "emulator/start.sh"), str(port)], check=True, env=env)
-    try:
-        yield endpoint
-    finally:
-        subprocess.run([str(ROOT / "emulator/stop.sh"), str(port)], check=True, env=env)
+    registry = "http://" + local_docker["ASSET_MANAGER_REGISTRY"]
+    with running_emulator(tmp_path_factory.mktemp("emulator-iam"), registry) as running:
+        yield running.url
 
 
 @pytest.fixture(scope="module")
@@ -139,14 +115,7 @@ def boto3_client(emulator):
 @pytest.fixture(scope="module")
 def run_site(aws_env, emulator):
     def run(*args, playbook="site.yml"):
-        env = {
-            **os.environ,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
-            "PATH": f"{BIN}:{os.environ['PATH']}",
-            **aws_env,
-            "ASSET_MANAGER_ENDPOINT_URL": emulator,
-        }
+        env = ansible_env(**aws_env, ASSET_MANAGER_ENDPOINT_URL=emulator)
         cmd = ["ansible-playbook", "-i", str(ROOT / "inventories/local"), str(ROOT / playbook)]
         return subprocess.run([*cmd, *args], capture_output=True, text=True, env=env, cwd=ROOT)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -60,27 +59,3 @@ def test_missing_secret_variable(site, nothing_written, tmp_path, aws_tasks):
     assert proc.returncode != 0
     assert "Variable ssm_params_pg_password is not set" in proc.stdout
     assert aws_tasks(proc.stdout) == []
-
-
-def test_iam_policy_too_large_for_iam(site, nothing_written, aws_tasks):
-    # One statement of 11,000 characters: past IAM's 10,240 for a role's inline policies.
-    statement = {
-        "Effect": "Allow",
-        "Action": "s3:GetObject",
-        "Resource": "arn:aws:s3:::" + "b" * 11000,
-    }
-    proc = site("-e", json.dumps({"iam_task_extra_statements": [statement]}))
-    assert proc.returncode != 0
-    flat = " ".join(proc.stdout.split())
-    assert "iam_task_extra_statements" in flat and "over IAM's 10240" in flat, flat[-3000:]
-    # Refused by the pre-flight's offline check, before the first AWS call.
-    assert aws_tasks(proc.stdout) == []
-
-
-def test_iam_unknown_role_name(site, nothing_written, aws_tasks):
-    proc = site("-e", "asset_manager_task_role_name=no-such-role")
-    assert proc.returncode != 0
-    flat = " ".join(proc.stdout.split())
-    assert "task role 'no-such-role' not found" in flat, flat[-3000:]
-    assert "asset_manager_task_role_name" in flat
-    assert all("Look up" in header for header in aws_tasks(proc.stdout)), aws_tasks(proc.stdout)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -19,6 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from ansible_collections.leverslabs.asset_manager.tests.harness import ansible_env
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -66,15 +67,9 @@ class Run:
 
 @pytest.fixture(scope="module")
 def play(aws_env, emulator):
-    env = {
-        **os.environ,
-        **aws_env,
-        "ASSET_MANAGER_ENDPOINT_URL": emulator,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"),
-        "ANSIBLE_DEPRECATION_WARNINGS": "false",
-        "PATH": f"{BIN}:{os.environ['PATH']}",
-    }
+    env = ansible_env(
+        **aws_env, ASSET_MANAGER_ENDPOINT_URL=emulator, ANSIBLE_DEPRECATION_WARNINGS="false"
+    )
 
     def run(*args, playbook=PLAYBOOK) -> Run:
         cmd = ["ansible-playbook", "-i", str(ROOT / "inventories/local"), str(playbook), *args]
@@ -384,7 +379,7 @@ def web_json():
             {
                 **env_json(),
                 "secrets": env_json()["secrets"]
-                + [{"name": "DAGSTER_DEPLOYMENT", "valueFrom": "X"}],
+                + [{"name": "DAGSTER_DEPLOYMENT", "valueFrom": "SERVER_HOST"}],
             },
             "would set DAGSTER_DEPLOYMENT both as a plain variable and as a secret",
         ),

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
-import subprocess
-import sys
 import urllib.request
-from pathlib import Path
 
 import botocore.exceptions
 import fidelity
 import pytest
+
+from ansible_collections.leverslabs.asset_manager.tests.harness import (
+    free_port,
+    reset_auth,
+    running_emulator,
+)
 
 
 def test_refuses_an_unpinned_moto_version():
@@ -403,40 +404,25 @@ def test_ecr_sizes_an_image_index_by_its_largest_image(boto3_client, registry):
     assert detail["imageSizeInBytes"] == 30
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def emulator_registry_down(tmp_path_factory):
     """A second emulator whose EMULATOR_ECR_REGISTRY names a port nothing listens on; yields a
     boto3 client factory and its log file."""
     import boto3
 
-    root = Path(__file__).resolve().parents[2]
-    port = free_port()
     state = tmp_path_factory.mktemp("emulator-registry-down")
-    env = {
-        **os.environ,
-        "EMULATOR_STATE_DIR": str(state),
-        "PYTHON": sys.executable,
-        fidelity.ECR_REGISTRY_ENV: f"http://127.0.0.1:{free_port()}",
-    }
-    subprocess.run([str(root / "emulator/start.sh"), str(port)], check=True, env=env)
+    with running_emulator(state, f"http://127.0.0.1:{free_port()}") as running:
 
-    def client(service):
-        return boto3.client(
-            service,
-            region_name="us-west-1",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        def client(service):
+            return boto3.client(
+                service,
+                region_name="us-west-1",
+                endpoint_url=running.url,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
 
-    yield client, state / f"{port}.log"
-    subprocess.run([str(root / "emulator/stop.sh"), str(port)], check=True, env=env)
+        yield client, running.log
 
 
 def test_ecr_answers_as_moto_when_the_registry_is_down(emulator_registry_down):
@@ -593,34 +579,20 @@ def iam_emulator(tmp_path_factory):
 
     import boto3
 
-    root = Path(__file__).resolve().parents[2]
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    state = tmp_path_factory.mktemp("emulator-iam")
-    env = {**os.environ, "EMULATOR_STATE_DIR": str(state), "PYTHON": sys.executable}
-    env.pop(fidelity.ECR_REGISTRY_ENV, None)
-    subprocess.run([str(root / "emulator/start.sh"), str(port)], check=True, env=env)
+    running = contextlib.ExitStack()
+    url = running.enter_context(running_emulator(tmp_path_factory.mktemp("emulator-iam"))).url
 
     def client(service, creds=None):
         creds = creds or {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
         return boto3.client(service, region_name="us-west-1", endpoint_url=url, **creds)
 
-    def reset_auth(count: str):
-        request = urllib.request.Request(
-            f"{url}/moto-api/reset-auth",
-            data=count.encode(),
-            method="POST",
-            headers={"Content-Type": "text/plain"},
-        )
-        urllib.request.urlopen(request).read()
-
     @contextlib.contextmanager
     def enforced():
-        reset_auth("0")
+        reset_auth(url, "0")
         try:
             yield
         finally:
-            reset_auth("inf")
+            reset_auth(url, "inf")
 
     try:
         iam = client("iam")
@@ -660,7 +632,7 @@ def iam_emulator(tmp_path_factory):
             other_cluster=ecs.create_cluster(clusterName="fidelity-other")["cluster"]["clusterArn"],
         )
     finally:
-        subprocess.run([str(root / "emulator/stop.sh"), str(port)], check=True, env=env)
+        running.close()
 
 
 def grant(iam_emulator, *statements):

@@ -339,6 +339,17 @@ def test_a_missing_bucket_is_created_locked_down(s3):
     assert result["diff"]["before"] == {}
 
 
+def test_a_create_whose_first_answer_was_lost_goes_on(s3):
+    """botocore retried a CreateBucket that had worked: S3 answers BucketAlreadyOwnedByYou."""
+    stub = s3.stubber
+    stub.add_client_error("head_bucket", service_error_code="404", http_status_code=404)
+    stub.add_client_error("create_bucket", "BucketAlreadyOwnedByYou", http_status_code=409)
+    for method in ("put_public_access_block", "put_bucket_encryption", "put_bucket_policy"):
+        stub.add_response(method, {}, {"Bucket": BUCKET, **expected_params(method)})
+    stub.add_response("put_bucket_tagging", {}, {"Bucket": BUCKET, "Tagging": ANY})
+    assert run(s3)["changes"][0] == "bucket"
+
+
 def expected_params(method):
     return {
         "put_public_access_block": {"PublicAccessBlockConfiguration": ALL_BLOCKED},
