@@ -10,6 +10,7 @@ import pytest
 from ansible_collections.leverslabs.asset_manager.plugins.modules import alb_load_balancer as m
 from ansible_collections.leverslabs.asset_manager.tests.unit.plugins.modules.utils import (
     Failed,
+    expect_elbv2_tags,
     run_module,
     stubbed_client,
 )
@@ -109,15 +110,7 @@ def expect_reads(client, lb=None, attributes=None, listeners=None, tags=TAGS):
         },
         {"LoadBalancerArn": ARN},
     )
-    stub.add_response(
-        "describe_tags",
-        {
-            "TagDescriptions": [
-                {"ResourceArn": ARN, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-            ]
-        },
-        {"ResourceArns": [ARN]},
-    )
+    expect_elbv2_tags(stub, ARN, tags)
 
 
 def run(client, check_mode=False, diff=False, **args):

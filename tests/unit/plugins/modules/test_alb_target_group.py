@@ -7,6 +7,7 @@ import pytest
 from ansible_collections.leverslabs.asset_manager.plugins.modules import alb_target_group as m
 from ansible_collections.leverslabs.asset_manager.tests.unit.plugins.modules.utils import (
     Failed,
+    expect_elbv2_tags,
     run_module,
     stubbed_client,
 )
@@ -72,15 +73,7 @@ def expect_reads(client, group=None, attributes=None, tags=TAGS):
         {"Attributes": [{"Key": k, "Value": v} for k, v in attributes.items()]},
         {"TargetGroupArn": ARN},
     )
-    stub.add_response(
-        "describe_tags",
-        {
-            "TagDescriptions": [
-                {"ResourceArn": ARN, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-            ]
-        },
-        {"ResourceArns": [ARN]},
-    )
+    expect_elbv2_tags(stub, ARN, tags)
 
 
 def run(client, check_mode=False, diff=False, **args):

@@ -108,3 +108,16 @@ def _wrap(client, service, kwargs):
     )
 
     return RetryingBotoClientWrapper(client, decorator)
+
+
+def expect_elbv2_tags(stubber, arn, tags):
+    """ELBv2's DescribeTags answer for one resource (module_utils.elbv2.describe_tags)."""
+    stubber.add_response(
+        "describe_tags",
+        {
+            "TagDescriptions": [
+                {"ResourceArn": arn, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+            ]
+        },
+        {"ResourceArns": [arn]},
+    )
