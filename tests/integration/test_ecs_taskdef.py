@@ -23,7 +23,7 @@ APP_DEFINITION = {
     "networkMode": "awsvpc",
     "requiresCompatibilities": ["FARGATE"],
     "cpu": "256",
-    "memory": "512",
+    "memory": "1024",
     "executionRoleArn": "arn:aws:iam::$account:role/ecsTaskExecutionRole",
     "containerDefinitions": [
         {
@@ -122,16 +122,16 @@ def test_register_only_on_change_then_absent(run_task, run_check, ecs):
     # Check mode with a change: predicted, nothing written.
     more_memory = {**bigger, "image": IMAGE + ":2"}
     more_memory["definition"] = copy.deepcopy(bigger["definition"])
-    more_memory["definition"]["memory"] = "1024"
+    more_memory["definition"]["memory"] = "2048"
     check = run_check(MODULE, more_memory, diff=True)
     assert not check.get("failed"), check["_output"]
     assert check["changed"] and check["revision"] == 4
     assert check["arn"].endswith(f"/{name}:4")
-    assert check["diff"]["before"]["memory"] == "512"
-    assert check["diff"]["after"]["memory"] == "1024"
+    assert check["diff"]["before"]["memory"] == "1024"
+    assert check["diff"]["after"]["memory"] == "2048"
     assert revisions(ecs, name) == [1, 2, 3]
     latest = ecs.describe_task_definition(taskDefinition=f"{name}:3")["taskDefinition"]
-    assert latest["memory"] == "512"
+    assert latest["memory"] == "1024"
 
     gone = run_task(MODULE, {"family": name, "state": "absent"})
     assert gone.changed and len(gone.result["deregistered"]) == 3, gone.output

@@ -384,8 +384,10 @@ TOO_BIG = [
     "args, message, variable",
     [
         (
+            # SSM's own limit refuses such a prefix first (asset_manager's check, 900 at most),
+            # before it could make the policies too large; extra-statements covers the size.
             ["-e", f"asset_manager_ssm_prefix={LONG_PREFIX}"],
-            "The task role policy (iam_task_policy_name 'asset-manager-run-launcher') would be",
+            "is not an SSM path",
             "asset_manager_ssm_prefix",
         ),
         (
