@@ -824,9 +824,7 @@ def normalise_task_definition(task_definition, register_fields=None):
             volume["efsVolumeConfiguration"] = {"rootDirectory": "/", **efs}
         volumes.append(volume)
     result["volumes"] = sorted(volumes, key=lambda item: _sort_key(item, "name"))
-    result["placementConstraints"] = sorted(
-        result.get("placementConstraints") or [], key=lambda item: _sort_key(item)
-    )
+    result["placementConstraints"] = sorted(result.get("placementConstraints") or [], key=_sort_key)
     result["containerDefinitions"] = sorted(
         (
             normalise_container(container, result["networkMode"])

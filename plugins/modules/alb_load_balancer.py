@@ -111,7 +111,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 author:
-  - Levers Labs platform team
+  - Levers Labs platform team (@leverslabs)
 """
 
 EXAMPLES = r"""
@@ -201,9 +201,12 @@ diff:
 import copy
 
 try:
-    import botocore
+    import botocore.exceptions
+
+    _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 except ImportError:
-    pass  # Handled by AnsibleAWSModule
+    # AnsibleAWSModule fails with the missing-library message before any AWS call.
+    _BOTO_ERRORS = ()
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -220,8 +223,6 @@ from ansible_collections.leverslabs.asset_manager.plugins.module_utils.elbv2 imp
     write_tags,
 )
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.tags import plan_tags
-
-_BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
 # What AWS describes for a redirect's URI components the request did not name.
 REDIRECT_DEFAULTS = {
@@ -298,7 +299,7 @@ def normalise_actions(actions):
     ordered = sorted(
         enumerate(actions or []), key=lambda pair: (pair[1].get("Order", pair[0] + 1), pair[0])
     )
-    return [normalise_action(action) for _, action in ordered]
+    return [normalise_action(action) for _position, action in ordered]
 
 
 def current_listener(listener):

@@ -23,7 +23,7 @@ description:
     overwritten. The listener's default rule is never touched.
   - The fingerprint tag counts towards the AWS limit of 10 tags per rule.
 author:
-  - Levers Labs platform team
+  - Levers Labs platform team (@leverslabs)
 options:
   listener_arn:
     description:
@@ -776,7 +776,7 @@ def ensure_present(module, client, rule):
                 remove_tags(client, rule_arn, plan["tags_to_unset"])
             if tags_to_set:
                 add_tags(client, rule_arn, tags_to_set)
-        user_tags, _ = split_tags(describe_rule_tags(client, rule_arn))
+        user_tags, _fingerprint = split_tags(describe_rule_tags(client, rule_arn))
         after = normalise_rule(describe_rule(client, rule_arn), user_tags)
 
     result.update(rule_arn=rule_arn, rule=after)
@@ -808,7 +808,8 @@ def main():
     oidc_options = dict(
         issuer=dict(type="str", required=True),
         authorization_endpoint=dict(type="str", required=True),
-        token_endpoint=dict(type="str", required=True),
+        # A URL, not a token: no_log=False tells Ansible (and validate-modules) so.
+        token_endpoint=dict(type="str", required=True, no_log=False),
         user_info_endpoint=dict(type="str", required=True),
         client_id=dict(type="str", required=True),
         client_secret=dict(type="str", required=True, no_log=True),

@@ -112,7 +112,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 author:
-  - Levers Labs platform team
+  - Levers Labs platform team (@leverslabs)
 """
 
 EXAMPLES = r"""
@@ -166,9 +166,12 @@ diff:
 """
 
 try:
-    import botocore
+    import botocore.exceptions
+
+    _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 except ImportError:
-    pass  # Handled by AnsibleAWSModule
+    # AnsibleAWSModule fails with the missing-library message before any AWS call.
+    _BOTO_ERRORS = ()
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -185,8 +188,6 @@ from ansible_collections.leverslabs.asset_manager.plugins.module_utils.elbv2 imp
     write_tags,
 )
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.tags import plan_tags
-
-_BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
 # Settings AWS fixes when the group is created: option -> DescribeTargetGroups key.
 IMMUTABLE = {

@@ -60,7 +60,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 author:
-  - Levers Labs platform team
+  - Levers Labs platform team (@leverslabs)
 """
 
 EXAMPLES = r"""
@@ -112,9 +112,12 @@ diff:
 import os
 
 try:
-    import botocore
+    import botocore.exceptions
+
+    _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 except ImportError:
-    pass  # Handled by AnsibleAWSModule
+    # AnsibleAWSModule fails with the missing-library message before any AWS call.
+    _BOTO_ERRORS = ()
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -122,9 +125,6 @@ from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base impo
     AssetManagerModule,
 )
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.tags import plan_tags
-
-_BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
-
 
 # ---- boto3 calls ---------------------------------------------------------------------------
 

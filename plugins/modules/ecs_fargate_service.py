@@ -21,7 +21,7 @@ description:
   - Optionally waits until the deployment has completed, failing with the service's recent events
     when the deployment circuit breaker rolls it back or the wait times out.
 author:
-  - Levers Labs
+  - Levers Labs platform team (@leverslabs)
 options:
   cluster:
     description:

@@ -32,7 +32,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 author:
-  - Levers Labs platform team
+  - Levers Labs platform team (@leverslabs)
 options:
   cluster:
     description: Name or ARN of the cluster to run the task in.
@@ -328,7 +328,7 @@ def main():
     except NoSuchContainer as e:
         module.fail_json(msg=str(e))
     arn = definition["taskDefinitionArn"]
-    log_group, _ = log_location(container, None)
+    log_group, _stream = log_location(container, None)
     if module.check_mode:
         checked = outcome({}, params["container"])
         module.exit_json(
@@ -354,7 +354,7 @@ def main():
             )
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg=f"Failed to run a task of {arn}")
-    _, log_stream = log_location(container, task_arn)
+    _group, log_stream = log_location(container, task_arn)
     module.exit_json(
         changed=True,
         task_definition_arn=arn,

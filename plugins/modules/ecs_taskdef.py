@@ -218,7 +218,7 @@ extends_documentation_fragment:
   - amazon.aws.tags
   - amazon.aws.boto3
 author:
-  - Levers Labs platform team
+  - Levers Labs platform team (@leverslabs)
 """
 
 EXAMPLES = r"""
@@ -401,10 +401,15 @@ import json
 import time
 
 try:
-    import botocore
+    import botocore.exceptions
     import botocore.session
+
+    _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+    # Failures after which a RegisterTaskDefinition may have been applied (REGISTER_ATTEMPTS).
+    _AMBIGUOUS_ERRORS = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
 except ImportError:
-    pass  # Handled by AnsibleAWSModule
+    # AnsibleAWSModule fails with the missing-library message before any AWS call.
+    _BOTO_ERRORS = _AMBIGUOUS_ERRORS = ()
 
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_aws_account_info
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -429,8 +434,6 @@ from ansible_collections.leverslabs.asset_manager.plugins.module_utils.taskdef i
     task_definition_arn,
     unknown_fields,
 )
-
-_BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
 # The tag that marks a revision this module registered: the digest of its normalised definition.
 CONTENT_TAG = "leverslabs.asset_manager:sha256"
@@ -494,10 +497,6 @@ def register_task_definition(client, definition, tags):
 # ACTIVE revision is adopted when it carries this content's tag; throttling (refused, so never
 # applied) is simply retried.
 REGISTER_ATTEMPTS = 8
-_AMBIGUOUS_ERRORS = (
-    botocore.exceptions.ConnectionError,
-    botocore.exceptions.HTTPClientError,
-)
 
 
 def failure_kind(error):

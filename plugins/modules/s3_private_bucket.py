@@ -72,7 +72,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 author:
-  - Levers Labs platform team
+  - Levers Labs platform team (@leverslabs)
 """
 
 EXAMPLES = r"""
@@ -132,9 +132,12 @@ diff:
 import json
 
 try:
-    import botocore
+    import botocore.exceptions
+
+    _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 except ImportError:
-    pass  # Handled by AnsibleAWSModule
+    # AnsibleAWSModule fails with the missing-library message before any AWS call.
+    _BOTO_ERRORS = ()
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
@@ -148,8 +151,6 @@ from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base impo
     AssetManagerModule,
 )
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.tags import plan_tags
-
-_BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
 OWNERSHIP = "BucketOwnerEnforced"
 PUBLIC_ACCESS_BLOCK = {

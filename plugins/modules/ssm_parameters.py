@@ -90,7 +90,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 author:
-  - Levers Labs platform team
+  - Levers Labs platform team (@leverslabs)
 """
 
 EXAMPLES = r"""
@@ -186,9 +186,12 @@ diff:
 """
 
 try:
-    import botocore
+    import botocore.exceptions
+
+    _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 except ImportError:
-    pass  # Handled by AnsibleAWSModule
+    # AnsibleAWSModule fails with the missing-library message before any AWS call.
+    _BOTO_ERRORS = ()
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -201,8 +204,6 @@ from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base impo
     AssetManagerModule,
 )
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.tags import plan_tags
-
-_BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
 # What diff mode shows instead of a SecureString value.
 MASK = "********"
@@ -334,7 +335,7 @@ def plan_changes(entries, current, wanted_tags=None, purge_tags=True):
             step["fields"].append("value")
         step["put"] = bool(step["fields"])
         if wanted_tags is not None:
-            to_set, to_unset, _ = plan_tags(existing.get("tags"), wanted_tags, purge_tags)
+            to_set, to_unset, _final = plan_tags(existing.get("tags"), wanted_tags, purge_tags)
             step.update(tags_to_set=to_set, tags_to_unset=to_unset)
             if to_set or to_unset:
                 step["fields"].append("tags")

@@ -106,7 +106,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 author:
-  - Levers Labs platform team
+  - Levers Labs platform team (@leverslabs)
 """
 
 EXAMPLES = r"""
