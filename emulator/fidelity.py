@@ -916,9 +916,9 @@ def patch_ecs_tags_on_create_need_tag_resource() -> None:
     def tag_on_create(response):
         if response._get_action() != "RunTask" or not response._get_param("tags"):
             return []
-        cluster_name, _ = _ecs_cluster(response)
+        cluster_name, _cluster_arn = _ecs_cluster(response)
         count = int(response._get_param("count") or 1)
-        _NEW_TASK_IDS.ids = [str(mock_random.uuid4()) for _ in range(count)]
+        _NEW_TASK_IDS.ids = [str(mock_random.uuid4()) for _task in range(count)]
         return [
             (
                 "ecs:TagResource",

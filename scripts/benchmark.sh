@@ -28,13 +28,13 @@ scripts/local_docker.sh start "$work/docker" >/dev/null
 set -a && . "$work/docker/env" && set +a
 
 fresh() {  # start a seeded emulator on a free port, in $port
-  port=$($bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$("$bin"/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   ports+=("$port")
   EMULATOR_STATE_DIR=$work/$port EMULATOR_ECR_REGISTRY=http://$ASSET_MANAGER_REGISTRY \
     emulator/start.sh "$port" >/dev/null
-  ASSET_MANAGER_ENDPOINT_URL=http://127.0.0.1:$port $bin/ansible-playbook -i inventories/local \
+  ASSET_MANAGER_ENDPOINT_URL=http://127.0.0.1:$port "$bin"/ansible-playbook -i inventories/local \
     playbooks/emulator_prerequisites.yml >/dev/null
-  ASSET_MANAGER_ENDPOINT_URL=http://127.0.0.1:$port $bin/ansible-playbook -i inventories/local \
+  ASSET_MANAGER_ENDPOINT_URL=http://127.0.0.1:$port "$bin"/ansible-playbook -i inventories/local \
     playbooks/release.yml --tags image -e release_tag=bench >/dev/null
 }
 
@@ -83,10 +83,10 @@ for step in deploy rerun check tag; do
     seconds "recorded $step" "$port" "${site[@]}" "${args[@]}"
 done
 tasks=$(ASSET_MANAGER_ENDPOINT_URL=http://127.0.0.1:$port ANSIBLE_STDOUT_CALLBACK=ansible.posix.json \
-  "${site[@]}" 2>/dev/null | $bin/python scripts/bench/count_tasks.py)
+  "${site[@]}" 2>/dev/null | "$bin"/python scripts/bench/count_tasks.py)
 fresh
 for step in deploy rerun check tag; do
-  read -r secs calls < <($bin/python scripts/bench/floor.py "$work/$step.jsonl" "http://127.0.0.1:$port")
+  read -r secs calls < <("$bin"/python scripts/bench/floor.py "$work/$step.jsonl" "http://127.0.0.1:$port")
   add "floor_$step" "$secs"
   add "calls_$step" "$calls"
 done
@@ -111,4 +111,4 @@ for step in deploy rerun check tag; do
 done
 read -r executed bookkeeping <<<"$tasks"
 echo "no-op rerun executes $executed tasks, $bookkeeping of them bookkeeping (no AWS call)"
-echo "strategy: ${ANSIBLE_STRATEGY:-$($bin/ansible-config dump 2>/dev/null | grep -E '^DEFAULT_STRATEGY\(' | sed 's/.*= //')}"
+echo "strategy: ${ANSIBLE_STRATEGY:-$("$bin"/ansible-config dump 2>/dev/null | grep -E '^DEFAULT_STRATEGY\(' | sed 's/.*= //')}"

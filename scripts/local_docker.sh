@@ -12,8 +12,10 @@ action=${1:?usage: local_docker.sh start|stop|check [STATE_DIR] [REGISTRY_PORT]}
 missing="needs a Docker engine and a registry: apt-get install docker.io docker-registry (Debian), then rerun"
 
 check() {
-  command -v dockerd >/dev/null && command -v docker >/dev/null && command -v docker-registry >/dev/null \
-    || { echo "local_docker: $missing" >&2; exit 1; }
+  if ! { command -v dockerd && command -v docker && command -v docker-registry; } >/dev/null; then
+    echo "local_docker: $missing" >&2
+    exit 1
+  fi
 }
 
 alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }

@@ -33,7 +33,7 @@ def local_docker(tmp_path_factory):
     standing in for the build host and ECR's registry endpoint; yields their settings:
     DOCKER_HOST and ASSET_MANAGER_REGISTRY (host:port). Stopped by pid at the end."""
     script = ROOT / "scripts/local_docker.sh"
-    check = subprocess.run([str(script), "check"], capture_output=True, text=True)
+    check = subprocess.run([str(script), "check"], capture_output=True, text=True, check=False)
     if check.returncode:
         pytest.exit(check.stderr.strip(), returncode=1)
     state = tmp_path_factory.mktemp("docker")
@@ -63,7 +63,7 @@ def push_image(local_docker, tmp_path_factory):
         (context / "Dockerfile").write_text("FROM scratch\nCOPY release.txt /\n")
         name = f"{registry}/{repository}:{tag}"
         for cmd in (["docker", "build", "-q", "-t", name, str(context)], ["docker", "push", name]):
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
             assert proc.returncode == 0, proc.stdout + proc.stderr
         digest = re.search(r"digest: (sha256:[0-9a-f]{64})", proc.stdout).group(1)
         pushed[repository, tag] = digest
@@ -149,7 +149,12 @@ def run_play(play: list, *args: str, env: dict | None = None) -> subprocess.Comp
             str(playbook),
         ]
         return subprocess.run(
-            cmd, capture_output=True, text=True, env=ansible_env(**(env or {})), cwd=ROOT
+            cmd,
+            capture_output=True,
+            text=True,
+            env=ansible_env(**(env or {})),
+            cwd=ROOT,
+            check=False,
         )
 
 
@@ -230,7 +235,7 @@ def run_site(aws_env, emulator):
     def run(*args, inventory=ROOT / "inventories/local", playbook="site.yml", env=None):
         env = ansible_env(**aws_env, ASSET_MANAGER_ENDPOINT_URL=emulator, **(env or {}))
         cmd = ["ansible-playbook", "-i", str(inventory), str(ROOT / playbook), *args]
-        return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
 
     return run
 

@@ -469,7 +469,7 @@ if pytest is not None:
 def _parse_kinds(text):
     kinds = {}
     for part in text.split(","):
-        name, _, weight = part.partition("=")
+        name, _sep, weight = part.partition("=")
         kinds[name.strip()] = float(weight or 1)
     return kinds
 

@@ -11,6 +11,9 @@ Turn it off for one run with ANSIBLE_STRATEGY=linear.
 
 from __future__ import annotations
 
+# What Ansible loads from a strategy plugin: the class, imported or defined below.
+__all__ = ["StrategyModule"]
+
 try:
     from ansible_mitogen.plugins.strategy.mitogen_linear import StrategyModule  # noqa: F401
 except ImportError:

@@ -1302,7 +1302,7 @@ def rounds(stack, run_site, aws):
                     drift.make(aws)
             drifted = state(aws)
             plan_proc = run_site("--check", "--diff", env=json_output)
-            plan, _ = results(plan_proc)
+            plan, _stats = results(plan_proc)
             planned = state(aws)
             results(run_site(env=json_output))
             repaired = state(aws)

@@ -30,7 +30,9 @@ TARBALL = f"{GALAXY['namespace']}-{GALAXY['name']}-{GALAXY['version']}.tar.gz"
 def run(*cmd, cwd, extra_env=None):
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", **(extra_env or {})}
     env.pop("ANSIBLE_CONFIG", None)
-    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env, cwd=cwd)
+    proc = subprocess.run(
+        [str(c) for c in cmd], capture_output=True, text=True, env=env, cwd=cwd, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 

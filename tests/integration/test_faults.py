@@ -171,7 +171,7 @@ def playbook(endpoint, *args, path="site.yml", proxy=None, kill_after=None):
 
         proxy.on_forwarded = hook
     try:
-        output, _ = proc.communicate(timeout=600)
+        output, _stderr = proc.communicate(timeout=600)
     finally:
         if proxy:
             proxy.on_forwarded = None

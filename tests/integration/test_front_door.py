@@ -74,7 +74,7 @@ def play(aws_env, emulator):
             "alb_oidc_deletion_protection=false",
             *args,
         ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
         output = proc.stdout + proc.stderr
         if check:
             assert proc.returncode == 0, output[-4000:]
@@ -87,7 +87,7 @@ def play(aws_env, emulator):
 def deployed(play):
     """Seed the prerequisites, then deploy the front door once; returns the first run's output."""
     play(playbook=ROOT / "playbooks/emulator_prerequisites.yml")
-    _, output = play()
+    _rc, output = play()
     return output
 
 
@@ -283,7 +283,7 @@ def test_login_rule(elbv2, listeners, target_group_arn, emulator):
 
 
 def test_alias_record(balancer, boto3_client):
-    _, _, records = alias_records(boto3_client)
+    records = alias_records(boto3_client)[2]
     assert len(records) == 1
     record = records[0]
     assert record["AliasTarget"]["DNSName"].rstrip(".") == balancer["DNSName"].rstrip(".")
@@ -295,7 +295,7 @@ def test_alias_record(balancer, boto3_client):
 
 
 def test_record_pointing_elsewhere_is_corrected(balancer, boto3_client, play):
-    route53, zone_id, _ = alias_records(boto3_client)
+    route53, zone_id, _records = alias_records(boto3_client)
     route53.change_resource_record_sets(
         HostedZoneId=zone_id,
         ChangeBatch={
@@ -315,16 +315,16 @@ def test_record_pointing_elsewhere_is_corrected(balancer, boto3_client, play):
             ]
         },
     )
-    _, output = play("--tags", "route53")
+    _rc, output = play("--tags", "route53")
     assert recap(output)["changed"] == 1
-    _, _, records = alias_records(boto3_client)
+    records = alias_records(boto3_client)[2]
     assert [r["AliasTarget"]["DNSName"].rstrip(".") for r in records] == [
         balancer["DNSName"].rstrip(".")
     ]
 
 
 def test_rotated_secret_is_applied(play, elbv2, listeners, emulator):
-    _, output = play(
+    _rc, output = play(
         "--tags", "alb_oidc", "-e", f"asset_manager_auth0_client_secret={ROTATED_SECRET}"
     )
     assert recap(output)["changed"] == 1, output[-4000:]
@@ -336,7 +336,7 @@ def test_rotated_secret_is_applied(play, elbv2, listeners, emulator):
 def test_rotated_secret_settles_and_discovery_check_passes(play, discovery_server):
     """The rerun with the rotated secret changes nothing; it also checks a matching discovery
     document (one run for both keeps the file fast)."""
-    _, output = play(
+    _rc, output = play(
         "--tags",
         "alb_oidc",
         "-e",
@@ -354,7 +354,7 @@ def test_rotated_secret_settles_and_discovery_check_passes(play, discovery_serve
 @pytest.mark.parametrize("strategy", ["mitogen_linear", "linear"])
 def test_secret_never_printed_at_vvv(play, elbv2, listeners, emulator, strategy):
     canary = f"{LEAK_CANARY}-{strategy}"
-    _, output = play(
+    _rc, output = play(
         "--tags",
         "alb_oidc",
         "-vvv",
@@ -416,7 +416,7 @@ def test_teardown_refuses_a_protected_balancer_then_removes_everything(
     assert len(alias_records(boto3_client)[2]) == 1
 
     set_deletion_protection(elbv2, balancer, False)
-    _, output = play(*absent)
+    _rc, output = play(*absent)
     assert recap(output)["changed"] > 0
     names = [lb["LoadBalancerName"] for lb in elbv2.describe_load_balancers()["LoadBalancers"]]
     assert ALB not in names
@@ -424,5 +424,5 @@ def test_teardown_refuses_a_protected_balancer_then_removes_everything(
     assert TARGET_GROUP not in groups
     assert alias_records(boto3_client)[2] == []
     # Removing what is already gone changes nothing.
-    _, output = play(*absent)
+    _rc, output = play(*absent)
     assert recap(output)["changed"] == 0, output[-4000:]

@@ -138,7 +138,7 @@ class Calls:
         self.made.append((model.service_model.service_name, model.name, copy.deepcopy(params)))
 
     def operations(self) -> list[tuple[str, str]]:
-        return [(service, operation) for service, operation, _ in self.made]
+        return [(service, operation) for service, operation, _params in self.made]
 
     def only(self, service: str, operation: str) -> dict:
         found = [p for s, o, p in self.made if (s, o) == (service, operation)]
@@ -252,7 +252,8 @@ def test_the_launcher_is_the_rendered_ecs_run_launcher(launched, aws_env):
     from dagster_aws.ecs import EcsRunLauncher
 
     launcher = launched["launcher"]
-    assert type(launcher) is EcsRunLauncher
+    # The class itself, not a subclass of it.
+    assert launcher.__class__ is EcsRunLauncher
     assert launcher.use_current_ecs_task_config is False
     # Its clients reach the emulator through the environment, as a task's reach AWS.
     assert launcher.ecs.meta.endpoint_url == aws_env["AWS_ENDPOINT_URL"]

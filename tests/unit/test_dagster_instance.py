@@ -67,7 +67,7 @@ def render(local_play, dest: Path, *extra_vars: str) -> dict:
 
 def validate(directory: Path) -> dict:
     """Validate dagster.yaml in `directory` as DagsterInstance would; return the config."""
-    config, _ = dagster_instance_config(str(directory))
+    config, _custom_class = dagster_instance_config(str(directory))
     # dagster_instance_config checks the shape; processing also resolves the {env: ...} sources.
     result = process_config(Shape(dagster_instance_config_schema()), config)
     if not result.success:
@@ -97,7 +97,7 @@ def task_env(monkeypatch):
 
 
 def test_rendered_config_is_valid_for_dagster(rendered, task_env):
-    directory, _ = rendered
+    directory, _data = rendered
     config = validate(directory)
     assert set(config["storage"]) == {"postgres"}
 
@@ -118,7 +118,7 @@ def test_run_launcher_reads_the_run_task_definition_from_the_environment(rendere
 
 
 def test_runs_start_in_every_private_subnet_with_the_services_group(rendered, task_env):
-    _, data = rendered
+    _directory, data = rendered
     config = data["run_launcher"]["config"]
     # Not the daemon's own task settings (one subnet, and a TypeError outside ECS).
     assert config["use_current_ecs_task_config"] is False
@@ -151,7 +151,7 @@ def test_the_instance_loads_its_storage_up_to_the_connection(rendered, task_env,
     monkeypatch.setenv("DAGSTER_PG_HOST", "127.0.0.1")
     monkeypatch.setenv("DAGSTER_PG_PORT", str(port))
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-1")
-    directory, _ = rendered
+    directory, _data = rendered
     with pytest.raises(Exception) as failed:
         DagsterInstance.from_config(str(directory))
     causes, error = [], failed.value
@@ -185,7 +185,7 @@ def test_storage_compute_logs_and_coordinator(rendered, task_env):
 
 def test_missing_task_environment_is_caught(rendered, monkeypatch):
     """Without its variables in the task's environment, Dagster refuses to start."""
-    directory, _ = rendered
+    directory, _data = rendered
     for name in PG_ENV:
         monkeypatch.setenv(name, PG_ENV[name])
     monkeypatch.delenv("DAGSTER_PG_PASSWORD")
@@ -204,7 +204,7 @@ def test_missing_task_environment_is_caught(rendered, monkeypatch):
 
 def test_the_validation_is_not_vacuous(rendered, task_env, tmp_path):
     """A misspelt key in any section fails Dagster's validation."""
-    _, data = rendered
+    _directory, data = rendered
     broken = json.loads(json.dumps(data))
     broken["run_launcher"]["config"]["container"] = broken["run_launcher"]["config"].pop(
         "container_name"

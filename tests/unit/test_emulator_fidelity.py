@@ -346,7 +346,7 @@ def test_ecr_describes_the_images_pushed_to_its_registry(boto3_client, registry)
     assert failure["imageId"]["imageTag"] == "nope"
 
     # The tag moves; the image it named stays in the repository, untagged, as on ECR.
-    second, _ = push_image(registry, "fidelity/pushed", "v1", b"second layer")
+    second, _manifest = push_image(registry, "fidelity/pushed", "v1", b"second layer")
     assert second != first
     by_tag = ecr.describe_images(repositoryName="fidelity/pushed", imageIds=[{"imageTag": "v1"}])
     assert [d["imageDigest"] for d in by_tag["imageDetails"]] == [second]
@@ -366,7 +366,7 @@ def test_ecr_describes_the_images_pushed_to_its_registry(boto3_client, registry)
 def test_ecr_describes_an_image_pushed_by_digest_only(boto3_client, registry):
     ecr = boto3_client("ecr")
     ecr.create_repository(repositoryName="fidelity/by-digest")
-    digest, _ = push_image(registry, "fidelity/by-digest", None, b"by digest")
+    digest, _manifest = push_image(registry, "fidelity/by-digest", None, b"by digest")
     (detail,) = ecr.describe_images(
         repositoryName="fidelity/by-digest", imageIds=[{"imageDigest": digest}]
     )["imageDetails"]
@@ -497,7 +497,7 @@ def poll(boto3_client, task, times):
         ecs.describe_tasks(cluster="fidelity-runs", tasks=[task["taskArn"]], include=["TAGS"])[
             "tasks"
         ][0]
-        for _ in range(times)
+        for _poll in range(times)
     ]
 
 
@@ -543,9 +543,9 @@ def test_run_task_of_an_image_ecr_does_not_hold_fails_to_pull(boto3_client, runs
     uri = boto3_client("ecr").create_repository(repositoryName="fidelity/run-image")["repository"][
         "repositoryUri"
     ]
-    digest, _ = push_image(registry, "fidelity/run-image", "good", b"run image")
+    digest, _manifest = push_image(registry, "fidelity/run-image", "good", b"run image")
     for image in (f"{uri}:good", f"{uri}@{digest}", "public.ecr.aws/docker/library/busybox:1"):
-        *_, stopped = poll(boto3_client, run_one(boto3_client, runs, image), 3)
+        stopped = poll(boto3_client, run_one(boto3_client, runs, image), 3)[-1]
         assert stopped["stopCode"] == "EssentialContainerExited", image
 
     missing = (f"{uri}:missing", f"{uri}@sha256:{'0' * 64}", f"{uri}-gone:good")

@@ -215,7 +215,7 @@ def test_botocore_standard_retries_get_through(upstream):
         target(upstream), rate=0.5, seed=5, kinds={"unavailable": 1, "lost": 1}
     ) as proxy:
         sts = client("sts", proxy.url, attempts=10)
-        for _ in range(12):
+        for _call in range(12):
             assert sts.get_caller_identity()["Account"] == "123456789012"
         stats = json.load(urllib.request.urlopen(proxy.url + "/_fault_proxy/stats"))
     assert stats["total"] > 3 and stats["requests"] == 12 + stats["total"]
@@ -249,6 +249,6 @@ def test_the_command_line_runs_until_terminated_and_reports(upstream):
             client("sts", url).get_caller_identity()
     finally:
         os.kill(proc.pid, signal.SIGTERM)
-    output, _ = proc.communicate(timeout=10)
+    output, _stderr = proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert json.loads(output)["injected"] == {"throttle": 1, "unavailable": 0, "lost": 0}

@@ -160,7 +160,7 @@ def test_unknown_placeholder_fails_naming_it_and_where():
         substitute_placeholders(definition, PLACEHOLDERS)
     assert "$regoin" in str(error.value)
     assert "containerDefinitions[0].image" in str(error.value)
-    assert "$account" not in str(error.value).split("known")[0]
+    assert "$account" not in str(error.value).split("known", maxsplit=1)[0]
 
 
 def test_greedy_name_is_not_a_known_prefix():

@@ -86,7 +86,8 @@ def elbv2():
         yield client
 
 
-def expect_reads(client, lb=None, attributes=None, listeners=None, tags=TAGS):
+def expect_reads(client, lb=None, attributes=None, listeners=None, tags=None):
+    tags = TAGS if tags is None else tags
     stub = client.stubber
     stub.add_response(
         "describe_load_balancers", {"LoadBalancers": [lb or balancer()]}, {"Names": [NAME]}
@@ -184,7 +185,8 @@ def desired(**params):
     )
 
 
-def current(lb=None, attributes=None, listeners=None, tags=TAGS):
+def current(lb=None, attributes=None, listeners=None, tags=None):
+    tags = TAGS if tags is None else tags
     attributes = attributes or {
         "deletion_protection.enabled": "true",
         "idle_timeout.timeout_seconds": "60",

@@ -58,7 +58,8 @@ def described(**overrides):
     return group
 
 
-def expect_reads(client, group=None, attributes=None, tags=TAGS):
+def expect_reads(client, group=None, attributes=None, tags=None):
+    tags = TAGS if tags is None else tags
     stub = client.stubber
     stub.add_response(
         "describe_target_groups", {"TargetGroups": [group or described()]}, {"Names": [NAME]}
@@ -108,7 +109,8 @@ def params(**overrides):
     }
 
 
-def current(group=None, attributes=None, tags=TAGS):
+def current(group=None, attributes=None, tags=None):
+    tags = TAGS if tags is None else tags
     attributes = attributes or {
         "deregistration_delay.timeout_seconds": "300",
         "stickiness.enabled": "false",

@@ -42,7 +42,8 @@ def expect_describe(client, groups, prefix=PREFIX, token=None, next_token=None):
     client.stubber.add_response("describe_log_groups", response, params)
 
 
-def expect_tags(client, name, tags=TAGS):
+def expect_tags(client, name, tags=None):
+    tags = TAGS if tags is None else tags
     client.stubber.add_response(
         "list_tags_for_resource", {"tags": tags}, {"resourceArn": f"{ARN}{name}"}
     )
@@ -56,7 +57,8 @@ def run(client, check_mode=False, diff=False, **args):
 WANTED = {"retention_days": 365, "kms_key_id": None, "tags": TAGS}
 
 
-def existing(retention=365, kms=None, tags=TAGS):
+def existing(retention=365, kms=None, tags=None):
+    tags = TAGS if tags is None else tags
     return {"retention_days": retention, "kms_key_id": kms, "tags": dict(tags), "arn": "a"}
 
 

@@ -547,7 +547,7 @@ def test_wait_times_out_naming_the_service(stubbed):
     client, stubber = stubbed
     clock = FakeClock()
     stuck = in_progress(events=events("(service asset-manager-web) was unable to place a task."))
-    for _ in range(3):
+    for _poll in range(3):
         stubber.add_response("describe_services", {"services": [stuck]}, DESCRIBE)
     with pytest.raises(m.ServiceWaitError) as error:
         m.wait_for_deployment(
@@ -564,7 +564,7 @@ def test_wait_times_out_naming_the_service(stubbed):
 
 def test_wait_times_out_on_the_real_clock_with_a_tiny_timeout(stubbed):
     client, stubber = stubbed
-    for _ in range(5):
+    for _poll in range(5):
         stubber.add_response("describe_services", {"services": [in_progress()]}, DESCRIBE)
     with pytest.raises(m.ServiceWaitError, match=f"ECS service {NAME} .* timed out after 0.2"):
         m.wait_for_deployment(client, CLUSTER, NAME, in_progress(), 0.2, 1)
@@ -611,7 +611,7 @@ def test_wait_for_inactive_does_not_poll_an_inactive_service(stubbed):
 def test_wait_for_inactive_times_out(stubbed):
     client, stubber = stubbed
     clock = FakeClock()
-    for _ in range(2):
+    for _poll in range(2):
         stubber.add_response(
             "describe_services", {"services": [described(status="DRAINING")]}, DESCRIBE
         )

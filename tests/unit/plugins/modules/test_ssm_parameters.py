@@ -163,17 +163,17 @@ def test_plan_refuses_securestring_to_string():
 
 def test_plan_tags_purge_keep_aws_and_not_compared_without_tags():
     have = current(A=("x", "String", {"old": "1", "aws:cloudformation:stack": "s", "k": "v0"}))
-    plan, _ = m.plan_changes(entries(A=("x", "String")), have, wanted_tags={"k": "v"})
+    plan, _refused = m.plan_changes(entries(A=("x", "String")), have, wanted_tags={"k": "v"})
     assert plan[0]["action"] == "updated" and plan[0]["fields"] == ["tags"]
     assert plan[0]["put"] is False
     assert plan[0]["tags_to_set"] == {"k": "v"} and plan[0]["tags_to_unset"] == ["old"]
 
-    plan, _ = m.plan_changes(
+    plan, _refused = m.plan_changes(
         entries(A=("x", "String")), have, wanted_tags={"k": "v0"}, purge_tags=False
     )
     assert plan[0]["action"] is None
 
-    plan, _ = m.plan_changes(entries(A=("x", "String")), have, wanted_tags=None)
+    plan, _refused = m.plan_changes(entries(A=("x", "String")), have, wanted_tags=None)
     assert plan[0]["action"] is None
 
 

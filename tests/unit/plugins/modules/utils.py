@@ -54,18 +54,36 @@ def _fail_json(self, **kwargs):
     raise Failed(kwargs)
 
 
-@contextlib.contextmanager
-def stubbed_client(service):
+class StubbedClient(contextlib.AbstractContextManager):
     """A real boto3 client of ``service`` under botocore's Stubber, as ``client.stubber``; every
-    queued response must have been used when the block ends."""
-    client = boto3.client(
-        service, region_name=CONNECTION["region"], aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )  # fmt: skip
-    with Stubber(client) as stubber:
-        client.stubber = stubber
-        yield client
-        stubber.assert_no_pending_responses()
+    queued response must have been used when the block ends without an error.
+
+    A class rather than a generator: the fixtures yield the client from inside the block, and a
+    generator-based manager's check after its own ``yield`` runs only if it is resumed (pylint's
+    contextmanager-generator-missing-cleanup); ``__exit__`` always runs.
+    """
+
+    def __init__(self, service):
+        self.client = boto3.client(
+            service, region_name=CONNECTION["region"], aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )  # fmt: skip
+        self.client.stubber = Stubber(self.client)
+
+    def __enter__(self):
+        self.client.stubber.activate()
+        return self.client
+
+    def __exit__(self, exc_type, exc, traceback):
+        self.client.stubber.deactivate()
+        if exc_type is None:
+            self.client.stubber.assert_no_pending_responses()
+        return False
+
+
+def stubbed_client(service):
+    """``with stubbed_client("ecs") as client:`` (StubbedClient)."""
+    return StubbedClient(service)
 
 
 def run_module(module, args, client=None, check_mode=False, diff=False):
