@@ -26,7 +26,7 @@ export ANSIBLE_HOME := $(CURDIR)/.cache/ansible
 export ANSIBLE_REMOTE_TEMP := $(CURDIR)/.cache/ansible/tmp
 export XDG_CACHE_HOME := $(CURDIR)/.cache/xdg
 
-.PHONY: venv link docker-check docker-start docker-stop emulator-start emulator-stop seed deploy-local release-local summary test lint changelog-lint unit molecule build clean benchmark
+.PHONY: venv link docker-check docker-start docker-stop emulator-start emulator-stop seed deploy-local release-local summary test lint changelog-lint unit molecule build clean benchmark sanity
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -99,6 +99,12 @@ changelog-lint: venv
 # Two workers, a test file each at a time; each worker starts its own emulator.
 unit: venv link
 	$(NICE) $(BIN)/pytest -q -n 2 --dist loadfile tests
+
+# ansible-test sanity (shellcheck included) from a copy of the collection in the collection tree
+# ansible-test needs, offline, all under .cache/ansible-test (scripts/sanity.sh says how and why).
+# `scripts/sanity.sh units` runs ansible-test units the same way.
+sanity: venv
+	$(NICE) scripts/sanity.sh sanity
 
 # Molecule starts its own emulator on a free port (extensions/molecule/shared/create.yml).
 molecule: venv link

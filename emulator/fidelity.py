@@ -2,7 +2,7 @@
 
 moto is the local stand-in for AWS. Where it differs from AWS in a way that would hide a real bug
 in the collection, this module patches it, one function per difference. Each patch has a test in
-tests/unit/test_emulator_fidelity.py that shows the AWS behaviour over HTTP.
+tests/integration/test_emulator_fidelity.py that shows the AWS behaviour over HTTP.
 
 The patches are written against one moto version; ``check_version`` refuses any other, because a
 patch that silently stops applying would make the emulator lie again.

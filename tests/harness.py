@@ -20,7 +20,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
-COLLECTIONS = ROOT / ".collections"
+# Where Ansible finds leverslabs.asset_manager: the collection root the checkout is in, when it is
+# one (ansible-test runs from .../ansible_collections/leverslabs/asset_manager), else make's link.
+COLLECTIONS = (
+    ROOT.parents[2] if ROOT.parents[1].name == "ansible_collections" else ROOT / ".collections"
+)
 BIN = Path(sys.executable).parent
 REGISTRY_ENV = "EMULATOR_ECR_REGISTRY"
 
