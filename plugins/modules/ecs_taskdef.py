@@ -402,7 +402,6 @@ import time
 
 try:
     import botocore.exceptions
-    import botocore.session
 
     _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
     # Failures after which a RegisterTaskDefinition may have been applied (REGISTER_ATTEMPTS).
@@ -421,6 +420,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
 
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
     AssetManagerModule,
+    boto3_session,
 )
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.taskdef import (
     TaskDefinitionError,
@@ -606,7 +606,7 @@ def register_fields(client=None):
     Without a client the model is loaded from botocore's data files: no credentials, no call.
     """
     if client is None:
-        model = botocore.session.get_session().get_service_model("ecs")
+        model = boto3_session()._session.get_service_model("ecs")
     else:
         model = client.meta.service_model
     task = set(model.operation_model("RegisterTaskDefinition").input_shape.members)
