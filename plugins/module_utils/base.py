@@ -21,15 +21,16 @@ COLLECTION_VERSION = "0.1.0"
 
 # One botocore data loader per Python process, shared by every session the collection makes. Under
 # mitogen every task of a play runs in one interpreter; a new session's own loader would parse the
-# endpoint and service models again (0.05-0.3 s a client, measured). The loader only reads botocore's
-# and boto3's bundled model files and caches what it read, so sharing it changes no behaviour.
-_SHARED = {}
+# endpoint and service models again (0.05-0.3 s a client, measured). A loader only reads model files
+# and caches what it read; one per data path (AWS_DATA_PATH) keeps a task's own models its own.
+_LOADERS = {}
 
 
 def boto3_session(profile=None):
     """A boto3 session for ``profile`` whose botocore data loader is this process's shared one."""
     session = boto3.session.Session(profile_name=profile)
-    loader = _SHARED.setdefault("data_loader", session._loader)
+    data_path = session._session.get_config_variable("data_path")
+    loader = _LOADERS.setdefault(data_path, session._loader)
     session._session.register_component("data_loader", loader)
     session._loader = loader
     return session

@@ -1,0 +1,31 @@
+# Copyright: Levers Labs
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""boto3_session: one botocore data loader per process and data path."""
+
+from __future__ import annotations
+
+from ansible_collections.leverslabs.asset_manager.plugins.module_utils import base
+
+
+def test_sessions_share_one_loader_and_its_models(monkeypatch):
+    monkeypatch.delenv("AWS_DATA_PATH", raising=False)
+    first, second = base.boto3_session(), base.boto3_session()
+    assert first is not second
+    assert first._loader is second._loader
+    assert first._session.get_component("data_loader") is first._loader
+    # The model the first session read is the second's: read once.
+    model = first._session.get_service_model("ecs")
+    assert second._session.get_service_model("ecs").service_name == model.service_name
+    assert first._loader.load_service_model(
+        "ecs", "service-2"
+    ) is second._loader.load_service_model("ecs", "service-2")
+
+
+def test_another_data_path_gets_its_own_loader(monkeypatch, tmp_path):
+    monkeypatch.delenv("AWS_DATA_PATH", raising=False)
+    default = base.boto3_session()
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+    own = base.boto3_session()
+    assert own._loader is not default._loader
+    assert str(tmp_path) in own._loader.search_paths
+    assert base.boto3_session()._loader is own._loader
