@@ -86,7 +86,7 @@ summary:
 test: venv link docker-check
 	$(MAKE) --no-print-directory -j3 --output-sync=target lint unit molecule NICE="nice -n 10"
 
-lint: venv link changelog-lint
+lint: venv link changelog-lint sanity
 	$(NICE) $(BIN)/ruff check .
 	$(NICE) $(BIN)/ruff format --check .
 	$(NICE) $(BIN)/ansible-lint
