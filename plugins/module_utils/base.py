@@ -17,7 +17,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 
 COLLECTION_NAME = "leverslabs.asset_manager"
-COLLECTION_VERSION = "0.1.0"
+COLLECTION_VERSION = "0.2.0"
 
 # One botocore data loader per Python process, shared by every session the collection makes. Under
 # mitogen every task of a play runs in one interpreter; a new session's own loader would parse the

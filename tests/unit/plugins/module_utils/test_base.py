@@ -29,3 +29,15 @@ def test_another_data_path_gets_its_own_loader(monkeypatch, tmp_path):
     assert own._loader is not default._loader
     assert str(tmp_path) in own._loader.search_paths
     assert base.boto3_session()._loader is own._loader
+
+
+def test_the_user_agent_names_the_version_galaxy_yml_ships():
+    from pathlib import Path
+
+    import yaml
+
+    galaxy = yaml.safe_load((Path(__file__).parents[4] / "galaxy.yml").read_text())
+    assert (base.COLLECTION_NAME, base.COLLECTION_VERSION) == (
+        f"{galaxy['namespace']}.{galaxy['name']}",
+        galaxy["version"],
+    )
