@@ -5,13 +5,15 @@ their ansible runs.
 with its state in ``state_dir`` and its ECR answering for ``registry`` (a URL; None: moto's own
 ECR), yields an object with ``url``, ``port`` and ``log``, and stops it afterwards.
 ``reset_auth(endpoint, count)`` has it enforce IAM ("0") or not ("inf"). ``ansible_env(**extra)``
-is the environment of every ansible-playbook run of the tests.
+is the environment of every ansible-playbook run of the tests. ``kill_tree(pid)`` kills a run the
+test started, with every process under it, as an interruption would.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -80,3 +82,37 @@ def ansible_env(**extra: str) -> dict:
         ),
         **extra,
     }
+
+
+def _children() -> dict:
+    """{ppid: [pid, ...]} of every process now."""
+    tree = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process this test started and all its descendants (Ansible's workers start
+    sessions of their own, so a process group is not enough): frozen first, so that none
+    forks or is reparented in between."""
+    frozen, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            os.kill(current, signal.SIGSTOP)
+        except ProcessLookupError:
+            continue
+        frozen.append(current)
+        todo.extend(_children().get(current, []))
+    for each in frozen:
+        try:
+            os.kill(each, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -3,16 +3,24 @@
 One stack is deployed for the table. Each row runs a playbook with one bad input and asserts that
 the run fails, that its message names the variable (and the allowed values), that no task but the
 pre-flight's checks and the read-only stack lookup ran, and that the emulator's whole state
-(tests/stack_state.py, shape and ids) is exactly what it was before.
+(tests/stack_state.py, shape and ids) is exactly what it was before. Among them a CIDR EC2 would
+reject (row "ALB ingress CIDR that is not one"): refused before any call, so no rule is revoked.
+
+After the table, the counterpart on the same stack: a rule change that can be applied (another
+ingress CIDR) authorizes the new rule before it revokes the old one, so the load balancer is never
+without ingress; the requests are recorded by tests/fault_proxy.py, injecting nothing.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from ansible_collections.leverslabs.asset_manager.tests.fault_proxy import FaultProxy
+from ansible_collections.leverslabs.asset_manager.tests.harness import ansible_env
 from ansible_collections.leverslabs.asset_manager.tests.stack_state import (
     differences,
     snapshot,
@@ -260,3 +268,47 @@ def test_bad_input_is_refused_before_any_write(
     assert ran == [], ran
     after = snapshot(emulator)
     assert after == before, differences(before, after)
+
+
+def rule_calls(aws_env, emulator, *args) -> list[str]:
+    """The security group rule writes (Authorize*, Revoke*), in the order the emulator applied
+    them, of a `site.yml --tags network_security` run through a recording proxy."""
+    calls = []
+    with FaultProxy(emulator, rate=0) as proxy:
+        proxy.on_forwarded = lambda service, operation, status: calls.append(operation)
+        settings = {
+            **aws_env,
+            "AWS_ENDPOINT_URL": proxy.url,
+            "ASSET_MANAGER_ENDPOINT_URL": proxy.url,
+        }
+        cmd = ["ansible-playbook", "-i", str(ROOT / "inventories/local"), str(ROOT / "site.yml"),
+               "--tags", "network_security", *args]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(**settings),
+                              cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    return [c for c in calls if c.startswith(("Authorize", "Revoke")) and "SecurityGroup" in c]
+
+
+def test_a_new_ingress_cidr_is_authorized_before_the_old_one_is_revoked(
+    stack, aws_env, emulator, boto3_client
+):
+    ec2 = boto3_client("ec2")
+    [group] = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["asset-manager-alb-sg"]}]
+    )["SecurityGroups"]
+    before = snapshot(emulator)["shape"]["security_group_rules"]
+    calls = rule_calls(
+        aws_env, emulator, *extra(network_security_alb_ingress_cidrs=["203.0.113.0/24"])
+    )
+    assert calls == ["AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"], calls
+    [changed] = ec2.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"]
+    cidrs = {r["CidrIp"] for p in changed["IpPermissions"] for r in p["IpRanges"]}
+    assert cidrs == {"203.0.113.0/24"}, changed["IpPermissions"]
+    # The deployed rules back, with boto3 (a run would take as long again).
+    ec2.authorize_security_group_ingress(
+        GroupId=group["GroupId"], IpPermissions=group["IpPermissions"]
+    )
+    ec2.revoke_security_group_ingress(
+        GroupId=group["GroupId"], IpPermissions=changed["IpPermissions"]
+    )
+    assert snapshot(emulator)["shape"]["security_group_rules"] == before

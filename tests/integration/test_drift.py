@@ -41,7 +41,7 @@ SECRETS = ("local-test-client-secret", "local-test-pg-password")
 EVIL_IMAGE = "public.ecr.aws/evil/image:latest"
 
 # The tasks that plan each resource (the end of their names).
-T_ALB_SG = "Ensure the ALB security group allows HTTPS and HTTP in"
+T_ALB_SG = "Ensure the ALB security group allows HTTPS and HTTP in and only the webserver port out"
 T_SERVICES_SG = "Ensure the services security group allows only the declared traffic"
 T_BUCKET = "Ensure the artifacts bucket is private, encrypted and TLS-only"
 T_LOGS = "Ensure the log groups exist with their retention"
@@ -670,6 +670,19 @@ DRIFTS = [
         ),
     ),
     Drift(
+        "ALB security group loses its egress to the webserver port",
+        1,
+        T_ALB_SG,
+        lambda a: a.ec2.revoke_security_group_egress(
+            GroupId=a.group(ALB_SG)["GroupId"],
+            IpPermissions=a.group(ALB_SG)["IpPermissionsEgress"],
+        ),
+        rules(ALB_SG, "IpPermissionsEgress"),
+        lambda b, a: (
+            not b.get("ip_permissions_egress") and 3000 in ports(a.get("ip_permissions_egress"))
+        ),
+    ),
+    Drift(
         "services security group loses its Postgres egress",
         1,
         T_SERVICES_SG,
@@ -866,6 +879,17 @@ DRIFTS = [
         ),
         rules(ALB_SG),
         lambda b, a: "changed" in json.dumps(b) and "changed" not in json.dumps(a),
+    ),
+    Drift(
+        "ALB security group allows all egress",
+        2,
+        T_ALB_SG,
+        egress(ALB_SG, [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]),
+        rules(ALB_SG, "IpPermissionsEgress"),
+        lambda b, a: (
+            "-1" in protocols(b.get("ip_permissions_egress"))
+            and "-1" not in protocols(a.get("ip_permissions_egress"))
+        ),
     ),
     Drift(
         "services security group allows all egress again",

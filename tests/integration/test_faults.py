@@ -34,6 +34,7 @@ import yaml
 
 from ansible_collections.leverslabs.asset_manager.tests.harness import (
     ansible_env,
+    kill_tree,
     running_emulator,
 )
 from ansible_collections.leverslabs.asset_manager.tests.stack_state import (
@@ -105,40 +106,6 @@ class Run:
     def figures(self) -> str:
         injected = f", {self.injected} faults injected" if self.injected is not None else ""
         return f"rc {self.rc}, {self.elapsed:.0f} s{injected}"
-
-
-def _children() -> dict:
-    """{ppid: [pid, ...]} of every process now."""
-    tree = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            tree.setdefault(ppid, []).append(int(entry))
-    return tree
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL a process this test started and all its descendants (Ansible's workers start
-    sessions of their own, so a process group is not enough): frozen first, so that none
-    forks or is reparented in between."""
-    frozen, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            os.kill(current, signal.SIGSTOP)
-        except ProcessLookupError:
-            continue
-        frozen.append(current)
-        todo.extend(_children().get(current, []))
-    for each in frozen:
-        try:
-            os.kill(each, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def playbook(endpoint, *args, path="site.yml", proxy=None, kill_after=None):
