@@ -90,7 +90,7 @@ def test_a_killed_run_leaves_no_secret_on_disk(seeded, aws_env, emulator, tmp_pa
 
         proxy.on_forwarded = hook
         try:
-            output, _ = proc.communicate(timeout=120)
+            output = proc.communicate(timeout=120)[0]
         finally:
             if proc.poll() is None:
                 kill_tree(proc.pid)
