@@ -176,3 +176,42 @@ def test_check_mode_on_a_new_family_writes_nothing(run_check, ecs):
     assert result["changed"] and result["revision"] == 1
     assert result["arn"] == f"arn:aws:ecs:us-west-1:{ACCOUNT}:task-definition/{name}:1"
     assert revisions(ecs, name) == []
+
+
+def test_the_plan_names_the_revision_a_run_registers_over_a_hand_registered_one(
+    run_task, run_check, ecs
+):
+    """Someone registered a revision by hand (another image): the plan names the number the run
+    then gets, past the hand-registered and the deregistered revisions."""
+    name = family()
+    assert run_task(MODULE, args(name)).result["revision"] == 1
+    by_hand = ecs.describe_task_definition(taskDefinition=f"{name}:1")["taskDefinition"]
+    container = {**by_hand["containerDefinitions"][0], "image": IMAGE + ":by-hand"}
+    for _ in range(2):
+        ecs.register_task_definition(
+            family=name,
+            containerDefinitions=[container],
+            **{
+                key: by_hand[key]
+                for key in (
+                    "networkMode",
+                    "requiresCompatibilities",
+                    "cpu",
+                    "memory",
+                    "executionRoleArn",
+                )
+                if key in by_hand
+            },
+        )
+    ecs.deregister_task_definition(taskDefinition=f"{name}:3")
+    assert revisions(ecs, name) == [1, 2]
+
+    plan = run_check(MODULE, args(name))
+    assert not plan.get("failed"), plan["_output"]
+    assert plan["changed"] and plan["revision"] == 4, plan["_output"]
+    assert revisions(ecs, name) == [1, 2]
+
+    run = run_task(MODULE, args(name))
+    assert run.changed and run.result["revision"] == plan["revision"], run.output
+    assert run.result["arn"] == plan["arn"]
+    assert revisions(ecs, name) == [1, 2, 4]
