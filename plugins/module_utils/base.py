@@ -5,8 +5,13 @@
 try:
     import boto3
     import botocore
+    import botocore.exceptions
+
+    # What a failed AWS call raises, for the modules' except clauses.
+    BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 except ImportError:
-    pass  # Handled by AnsibleAWSModule
+    # AnsibleAWSModule fails with the missing-library message before any AWS call.
+    BOTO_ERRORS = ()
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import (
     _get_user_agent_string,

@@ -200,14 +200,6 @@ diff:
 
 import copy
 
-try:
-    import botocore.exceptions
-
-    _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
-except ImportError:
-    # AnsibleAWSModule fails with the missing-library message before any AWS call.
-    _BOTO_ERRORS = ()
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
@@ -215,6 +207,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
 )
 
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
+    BOTO_ERRORS,
     AssetManagerModule,
 )
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.elbv2 import (
@@ -598,7 +591,7 @@ def main():
             listeners = describe_listeners(client, arn) if "listeners" in desired else None
             tags = describe_tags(client, arn) if "tags" in desired else None
             current = current_settings(balancer, attributes, listeners, tags)
-    except _BOTO_ERRORS as e:
+    except BOTO_ERRORS as e:
         module.fail_json_aws(e, msg=f"Failed to read load balancer {name}")
     if balancer is None and not params["subnets"]:
         module.fail_json(msg=f"Load balancer {name} does not exist; creating it needs subnets")
@@ -618,7 +611,7 @@ def main():
         try:
             balancer = apply_plan(client, params, balancer, listeners, plan)
             listeners = describe_listeners(client, balancer["LoadBalancerArn"])
-        except _BOTO_ERRORS as e:
+        except BOTO_ERRORS as e:
             module.fail_json_aws(e, msg=f"Failed to write load balancer {name}")
     elif listeners is not None and plan["listeners_to_delete"]:
         deleted = {int(port) for port in plan["listeners_to_delete"]}

@@ -165,14 +165,6 @@ diff:
       type: dict
 """
 
-try:
-    import botocore.exceptions
-
-    _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
-except ImportError:
-    # AnsibleAWSModule fails with the missing-library message before any AWS call.
-    _BOTO_ERRORS = ()
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
@@ -180,6 +172,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
 )
 
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
+    BOTO_ERRORS,
     AssetManagerModule,
 )
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.elbv2 import (
@@ -399,7 +392,7 @@ def main():
             attributes = describe_attributes(client, arn) if desired["attributes"] else {}
             tags = describe_tags(client, arn) if wanted_tags is not None else None
             current = current_settings(group, attributes, tags)
-    except _BOTO_ERRORS as e:
+    except BOTO_ERRORS as e:
         module.fail_json_aws(e, msg=f"Failed to read target group {name}")
 
     plan = compare_target_group(desired, current, wanted_tags, params["purge_tags"])
@@ -421,7 +414,7 @@ def main():
         module.exit_json(**result)
     try:
         result["target_group_arn"] = apply_plan(client, desired, group, plan, wanted_tags)
-    except _BOTO_ERRORS as e:
+    except BOTO_ERRORS as e:
         module.fail_json_aws(e, msg=f"Failed to write target group {name}")
     module.exit_json(**result)
 

@@ -111,17 +111,10 @@ diff:
 
 import os
 
-try:
-    import botocore.exceptions
-
-    _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
-except ImportError:
-    # AnsibleAWSModule fails with the missing-library message before any AWS call.
-    _BOTO_ERRORS = ()
-
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
+    BOTO_ERRORS,
     AssetManagerModule,
 )
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.tags import plan_tags
@@ -281,7 +274,7 @@ def ensure_present(module, client, names, current):
             if step["action"]:
                 try:
                     apply_step(client, step, wanted, current.get(step["name"]))
-                except _BOTO_ERRORS as e:
+                except BOTO_ERRORS as e:
                     module.fail_json_aws(e, msg=f"Failed to write log group {step['name']}")
     changes = [
         {"name": s["name"], "action": s["action"], "fields": s["fields"]}
@@ -303,7 +296,7 @@ def ensure_absent(module, client, names, current):
         for change in changes:
             try:
                 client.delete_log_group(logGroupName=change["name"], aws_retry=True)
-            except _BOTO_ERRORS as e:
+            except BOTO_ERRORS as e:
                 module.fail_json_aws(e, msg=f"Failed to delete log group {change['name']}")
     result = {"changed": bool(changes), "changes": changes}
     if module._diff:
@@ -337,7 +330,7 @@ def main():
         if params["state"] == "present" and params["tags"] is not None:
             for group in current.values():
                 group["tags"] = read_tags(client, group["arn"])
-    except _BOTO_ERRORS as e:
+    except BOTO_ERRORS as e:
         module.fail_json_aws(e, msg="Failed to read the log groups " + ", ".join(names))
     if params["state"] == "present":
         ensure_present(module, client, names, current)

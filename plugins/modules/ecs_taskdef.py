@@ -403,12 +403,11 @@ import time
 try:
     import botocore.exceptions
 
-    _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
     # Failures after which a RegisterTaskDefinition may have been applied (REGISTER_ATTEMPTS).
     _AMBIGUOUS_ERRORS = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
 except ImportError:
     # AnsibleAWSModule fails with the missing-library message before any AWS call.
-    _BOTO_ERRORS = _AMBIGUOUS_ERRORS = ()
+    _AMBIGUOUS_ERRORS = ()
 
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_aws_account_info
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -419,6 +418,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
 )
 
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
+    BOTO_ERRORS,
     AssetManagerModule,
     boto3_session,
 )
@@ -520,7 +520,7 @@ def register_exactly_once(
     for attempt in range(REGISTER_ATTEMPTS):
         try:
             return register_task_definition(register_client, rendered, tags)
-        except _BOTO_ERRORS as e:
+        except BOTO_ERRORS as e:
             kind = failure_kind(e)
             if kind is None or attempt == REGISTER_ATTEMPTS - 1:
                 raise
@@ -550,7 +550,7 @@ def described(module, client, arn):
     """(described taskDefinition, tags dict) of one revision."""
     try:
         response = describe_task_definition(client, arn)
-    except _BOTO_ERRORS as e:
+    except BOTO_ERRORS as e:
         module.fail_json_aws(e, msg=f"Failed to describe {arn}")
     tags = boto3_tag_list_to_ansible_dict(response.get("tags") or [], "key", "value")
     return response["taskDefinition"], tags
@@ -579,7 +579,7 @@ def latest_active(module, client, family):
     """
     try:
         arns = list_revision_arns(client, family, "ACTIVE", latest_only=True)
-    except _BOTO_ERRORS as e:
+    except BOTO_ERRORS as e:
         module.fail_json_aws(e, msg=f"Failed to look up the latest revision of {family}")
     return described(module, client, arns[0]) if arns else (None, {})
 
@@ -588,7 +588,7 @@ def predicted_arn(module, client, family, current):
     """Revision and ARN the next registration gets; AWS never reuses a deregistered number."""
     try:
         inactive = list_revision_arns(client, family, "INACTIVE", latest_only=True)
-    except _BOTO_ERRORS as e:
+    except BOTO_ERRORS as e:
         module.fail_json_aws(e, msg=f"Failed to list the revisions of {family}")
     known = list(inactive)
     if current:
@@ -767,7 +767,7 @@ def ensure_present(module, client, rendered, register_client=None):
             response = register_exactly_once(
                 module, register_client, client, family, rendered, final_tags
             )
-        except _BOTO_ERRORS as e:
+        except BOTO_ERRORS as e:
             module.fail_json_aws(e, msg=f"Failed to register a new revision of {family}")
         registered = response["taskDefinition"]
         arn, revision = registered["taskDefinitionArn"], registered["revision"]
@@ -780,7 +780,7 @@ def ensure_present(module, client, rendered, register_client=None):
                 untag_resource(client, arn, tags_to_unset)
             if tags_to_set:
                 tag_resource(client, arn, tags_to_set)
-        except _BOTO_ERRORS as e:
+        except BOTO_ERRORS as e:
             module.fail_json_aws(e, msg=f"Failed to update the tags of {arn}")
 
     result.update(revision=revision, arn=arn, task_definition=task_definition, tags=final_tags)
@@ -796,7 +796,7 @@ def ensure_absent(module, client):
     family = module.params["family"]
     try:
         arns = list_revision_arns(client, family, "ACTIVE")
-    except _BOTO_ERRORS as e:
+    except BOTO_ERRORS as e:
         module.fail_json_aws(e, msg=f"Failed to list the active revisions of {family}")
     result = {"changed": bool(arns), "family": family, "deregistered": arns}
     if module._diff:
@@ -811,7 +811,7 @@ def ensure_absent(module, client):
         for arn in arns:
             try:
                 deregister_task_definition(client, arn)
-            except _BOTO_ERRORS as e:
+            except BOTO_ERRORS as e:
                 module.fail_json_aws(e, msg=f"Failed to deregister {arn}")
     module.exit_json(**result)
 

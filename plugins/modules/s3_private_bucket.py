@@ -131,14 +131,6 @@ diff:
 
 import json
 
-try:
-    import botocore.exceptions
-
-    _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
-except ImportError:
-    # AnsibleAWSModule fails with the missing-library message before any AWS call.
-    _BOTO_ERRORS = ()
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -148,6 +140,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
 )
 
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
+    BOTO_ERRORS,
     AssetManagerModule,
 )
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.tags import plan_tags
@@ -438,7 +431,7 @@ def main():
         current = read_bucket(client, name, desired)
     except is_boto3_error_code("403") as e:
         module.fail_json_aws(e, msg=f"Bucket {name} exists but is not readable by this account")
-    except _BOTO_ERRORS as e:  # pylint: disable=duplicate-except
+    except BOTO_ERRORS as e:  # pylint: disable=duplicate-except
         module.fail_json_aws(e, msg=f"Failed to read the settings of bucket {name}")
 
     changes, after = compare_bucket(desired, current, params["purge_tags"])
@@ -471,7 +464,7 @@ def main():
                 write_setting(writer, name, setting, after[setting])
     except is_boto3_error_code("BucketAlreadyExists") as e:
         module.fail_json_aws(e, msg=f"Bucket name {name} is taken by another AWS account")
-    except _BOTO_ERRORS as e:  # pylint: disable=duplicate-except
+    except BOTO_ERRORS as e:  # pylint: disable=duplicate-except
         module.fail_json_aws(e, msg=f"Failed to {step} (bucket {name})")
     module.exit_json(**result)
 

@@ -185,14 +185,6 @@ diff:
       type: dict
 """
 
-try:
-    import botocore.exceptions
-
-    _BOTO_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
-except ImportError:
-    # AnsibleAWSModule fails with the missing-library message before any AWS call.
-    _BOTO_ERRORS = ()
-
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
@@ -201,6 +193,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
 )
 
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
+    BOTO_ERRORS,
     AssetManagerModule,
 )
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.tags import plan_tags
@@ -406,7 +399,7 @@ def ensure_present(module, client, entries):
         if wanted_tags is not None:
             for name, existing in current.items():
                 existing["tags"] = read_tags(client, name)
-    except _BOTO_ERRORS as e:
+    except BOTO_ERRORS as e:
         module.fail_json_aws(e, msg=f"Failed to read the parameters under {params['path']}")
 
     plan, refused = plan_changes(entries, current, wanted_tags, params["purge_tags"])
@@ -448,7 +441,7 @@ def ensure_present(module, client, entries):
                         Tags=ansible_dict_to_boto3_tag_list(step["tags_to_set"]),
                         aws_retry=True,
                     )
-            except _BOTO_ERRORS as e:
+            except BOTO_ERRORS as e:
                 module.fail_json_aws(e, msg=f"Failed to write the parameter {name}")
         versions[name] = version
 
@@ -505,7 +498,7 @@ def ensure_absent(module, client, entries):
         try:
             # Only names, types and versions are needed: no decryption, no kms:Decrypt.
             current = read_parameters(client, names, decrypt=False)
-        except _BOTO_ERRORS as e:
+        except BOTO_ERRORS as e:
             module.fail_json_aws(
                 e, msg=f"Failed to read the parameters under {module.params['path']}"
             )
@@ -517,7 +510,7 @@ def ensure_absent(module, client, entries):
             batch = names[start : start + BATCH]
             try:
                 response = client.delete_parameters(Names=batch, aws_retry=True)
-            except _BOTO_ERRORS as e:
+            except BOTO_ERRORS as e:
                 module.fail_json_aws(e, msg="Failed to delete the parameters " + ", ".join(batch))
             deleted.update(response.get("DeletedParameters", []))
     changes = [{"name": n, "action": "deleted", "fields": []} for n in names if n in deleted]
