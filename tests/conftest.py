@@ -254,10 +254,11 @@ def run_task(aws_env):
 @pytest.fixture(scope="session")
 def run_site(aws_env, emulator):
     """Run site.yml (or another `playbook` of the project) against this session's emulator, with
-    `env` added to the environment; returns the CompletedProcess."""
+    `env` added to the environment (over the emulator's settings: a proxy's endpoint, for
+    example); returns the CompletedProcess."""
 
     def run(*args, inventory=ROOT / "inventories/local", playbook="site.yml", env=None):
-        env = ansible_env(**aws_env, ASSET_MANAGER_ENDPOINT_URL=emulator, **(env or {}))
+        env = ansible_env(**{**aws_env, "ASSET_MANAGER_ENDPOINT_URL": emulator, **(env or {})})
         cmd = ["ansible-playbook", "-i", str(inventory), str(ROOT / playbook), *args]
         return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
 

@@ -14,13 +14,11 @@ without ingress; the requests are recorded by tests/fault_proxy.py, injecting no
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from ansible_collections.leverslabs.asset_manager.tests.fault_proxy import FaultProxy
-from ansible_collections.leverslabs.asset_manager.tests.harness import ansible_env
 from ansible_collections.leverslabs.asset_manager.tests.stack_state import (
     differences,
     snapshot,
@@ -270,27 +268,20 @@ def test_bad_input_is_refused_before_any_write(
     assert after == before, differences(before, after)
 
 
-def rule_calls(aws_env, emulator, *args) -> list[str]:
+def rule_calls(run_site, emulator, *args) -> list[str]:
     """The security group rule writes (Authorize*, Revoke*), in the order the emulator applied
     them, of a `site.yml --tags network_security` run through a recording proxy."""
     calls = []
     with FaultProxy(emulator, rate=0) as proxy:
         proxy.on_forwarded = lambda service, operation, status: calls.append(operation)
-        settings = {
-            **aws_env,
-            "AWS_ENDPOINT_URL": proxy.url,
-            "ASSET_MANAGER_ENDPOINT_URL": proxy.url,
-        }
-        cmd = ["ansible-playbook", "-i", str(ROOT / "inventories/local"), str(ROOT / "site.yml"),
-               "--tags", "network_security", *args]  # fmt: skip
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(**settings),
-                              cwd=ROOT, check=False)  # fmt: skip
+        endpoint = {"AWS_ENDPOINT_URL": proxy.url, "ASSET_MANAGER_ENDPOINT_URL": proxy.url}
+        proc = run_site("--tags", "network_security", *args, env=endpoint)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     return [c for c in calls if c.startswith(("Authorize", "Revoke")) and "SecurityGroup" in c]
 
 
 def test_a_new_ingress_cidr_is_authorized_before_the_old_one_is_revoked(
-    stack, aws_env, emulator, boto3_client
+    stack, run_site, emulator, boto3_client
 ):
     ec2 = boto3_client("ec2")
     [group] = ec2.describe_security_groups(
@@ -298,7 +289,7 @@ def test_a_new_ingress_cidr_is_authorized_before_the_old_one_is_revoked(
     )["SecurityGroups"]
     before = snapshot(emulator)["shape"]["security_group_rules"]
     calls = rule_calls(
-        aws_env, emulator, *extra(network_security_alb_ingress_cidrs=["203.0.113.0/24"])
+        run_site, emulator, *extra(network_security_alb_ingress_cidrs=["203.0.113.0/24"])
     )
     assert calls == ["AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"], calls
     [changed] = ec2.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"]
