@@ -26,30 +26,6 @@ from ansible_collections.leverslabs.asset_manager.tests.harness import (  # noqa
 REGION = "us-west-1"
 BIN = Path(sys.executable).parent
 
-# The files that deploy whole stacks, longest first (measured with --durations). `make unit` hands
-# each worker one file at a time in collection order: starting with the longest keeps one long
-# file from running alone at the end while the other worker idles.
-LONGEST_FIRST = (
-    "integration/test_drift.py",
-    "integration/test_iam_role.py",
-    "integration/test_bad_input_table.py",
-    "integration/test_front_door.py",
-    "integration/test_workload.py",
-    "integration/test_release.py",
-    "integration/test_run_launcher_iam.py",
-    "integration/test_run_launcher.py",
-    "integration/test_faults.py",
-    "integration/test_ecs_fargate_service.py",
-)
-
-
-def pytest_collection_modifyitems(items):
-    """Run the longest files first (LONGEST_FIRST), the rest in their usual order."""
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(
-        key=lambda item: rank.get(item.path.relative_to(ROOT / "tests").as_posix(), len(rank))
-    )
-
 
 @pytest.fixture(scope="session")
 def local_docker(tmp_path_factory):
