@@ -186,11 +186,12 @@ def test_the_plan_names_the_revision_a_run_registers_over_a_hand_registered_one(
     name = family()
     assert run_task(MODULE, args(name)).result["revision"] == 1
     by_hand = ecs.describe_task_definition(taskDefinition=f"{name}:1")["taskDefinition"]
-    container = {**by_hand["containerDefinitions"][0], "image": IMAGE + ":by-hand"}
-    for _ in range(2):
+    for tag in ("by-hand-2", "by-hand-3"):
         ecs.register_task_definition(
             family=name,
-            containerDefinitions=[container],
+            containerDefinitions=[
+                {**by_hand["containerDefinitions"][0], "image": f"{IMAGE}:{tag}"}
+            ],
             **{
                 key: by_hand[key]
                 for key in (
