@@ -1067,6 +1067,36 @@ def patch_rule_description_updates_return_true() -> None:
         setattr(SecurityGroups, name, update)
 
 
+def patch_new_buckets_have_aws_defaults() -> None:
+    """AWS gives every new bucket, whatever CreateBucket asked, default encryption with SSE-S3
+    (since January 2023), all four public access block settings on and ACLs off, Object Ownership
+    BucketOwnerEnforced (since April 2023) (S3 User Guide, "Default settings for new S3 buckets").
+    moto creates a bare bucket: no public access block, no encryption, no ownership controls.
+
+    So a deploy killed right after CreateBucket leaves, on moto, a bucket weaker than any AWS
+    bucket, and a test of that partial state would check moto rather than AWS. Here a new bucket
+    starts with AWS's defaults; an ObjectOwnership given to CreateBucket still wins.
+    """
+    from moto.s3 import models
+
+    backend = models.S3Backend
+    original = backend.create_bucket
+
+    def create_bucket(self, bucket_name, region_name, *args, **kwargs):
+        bucket = original(self, bucket_name, region_name, *args, **kwargs)
+        bucket.public_access_block = models.PublicAccessBlock(True, True, True, True)
+        bucket.encryption = {
+            "Rule": {
+                "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                "BucketKeyEnabled": False,
+            }
+        }
+        bucket.ownership_rule = "BucketOwnerEnforced"
+        return bucket
+
+    backend.create_bucket = create_bucket
+
+
 PATCHES = (
     patch_oidc_client_secret_write_only,
     patch_alb_default_attributes,
@@ -1088,6 +1118,7 @@ PATCHES = (
     patch_redirect_action_defaults,
     patch_s3_acls_go_off_only_when_private,
     patch_rule_description_updates_return_true,
+    patch_new_buckets_have_aws_defaults,
 )
 
 

@@ -886,6 +886,7 @@ def test_acls_go_off_only_when_the_acl_is_private(boto3_client):
     bucket = "fidelity-acls-off"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-1"})
     enforced = {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    # ACLs are off on a new bucket (test_new_buckets_have_aws_defaults): on first.
     s3.put_bucket_ownership_controls(
         Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
     )
@@ -921,3 +922,30 @@ def test_rule_description_updates_return_true(boto3_client, network):
     (found,) = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"]
     ranges = [r for p in found["IpPermissions"] if p.get("FromPort") == 8443 for r in p["IpRanges"]]
     assert ranges == [{"CidrIp": "10.9.0.0/16", "Description": "described"}]
+
+
+def test_new_buckets_have_aws_defaults(boto3_client):
+    s3 = boto3_client("s3")
+    where = {"LocationConstraint": "us-west-1"}
+    s3.create_bucket(Bucket="fidelity-defaults", CreateBucketConfiguration=where)
+    assert s3.get_public_access_block(Bucket="fidelity-defaults")[
+        "PublicAccessBlockConfiguration"
+    ] == dict.fromkeys(
+        ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+    )
+    (rule,) = s3.get_bucket_encryption(Bucket="fidelity-defaults")[
+        "ServerSideEncryptionConfiguration"
+    ]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert s3.get_bucket_ownership_controls(Bucket="fidelity-defaults")["OwnershipControls"] == {
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    }
+    # What CreateBucket asks for wins over the default.
+    s3.create_bucket(
+        Bucket="fidelity-writer", CreateBucketConfiguration=where, ObjectOwnership="ObjectWriter"
+    )
+    assert s3.get_bucket_ownership_controls(Bucket="fidelity-writer")["OwnershipControls"] == {
+        "Rules": [{"ObjectOwnership": "ObjectWriter"}]
+    }
+    for bucket in ("fidelity-defaults", "fidelity-writer"):
+        s3.delete_bucket(Bucket=bucket)

@@ -335,6 +335,20 @@ def test_securestring_to_string_is_refused_before_any_write(client):
     no_secret(failed.value.result)
 
 
+def test_a_throttled_read_fails_the_task_and_is_never_taken_for_missing(client):
+    """Reading a throttled GetParameters as "no such parameters" would try to create them
+    (ParameterAlreadyExists, community.aws.ssm_parameter's failure at 20 % throttling); the
+    module fails on the read and writes nothing (the stubber refuses any unqueued call)."""
+    client.stubber.add_client_error(
+        "get_parameters", "ThrottlingException", "Rate exceeded", http_status_code=400
+    )
+    with pytest.raises(Failed) as failed:
+        run(client)
+    assert failed.value.result["msg"].startswith(f"Failed to read the parameters under {PATH}")
+    assert "ThrottlingException" in json.dumps(failed.value.result, default=str)
+    no_secret(failed.value.result)
+
+
 def test_invalid_entries_fail_before_any_aws_call():
     parameters = {"A": {"value": SECRET, "type": "StringList"}, "B": {"type": "String"}}
     with pytest.raises(Failed) as failed:
