@@ -13,8 +13,8 @@ description:
     create in the same task, in one process and with one behaviour for a part that is not found.
   - The parts are the account, the VPC and its public and private subnets, the ECS cluster, the
     ECR repository, the execution and task roles, the ACM certificate, the public hosted zone, and
-    the stack's security groups, load balancer (with its listeners and attributes), target group
-    and services.
+    the stack's security groups, load balancer (with its listeners and attributes), target group,
+    services and the names of its SSM parameters.
   - A part that does not exist is returned as V(null) and listed in RV(missing), with a message
     in RV(messages); it is an error only when it is named in O(require). Then the module fails
     once, naming every required part that is missing, so an operator sees all of them at once.
@@ -86,11 +86,17 @@ options:
       - A tag of O(repository) to resolve to its image digest (part C(image)), so that a task
         definition names exactly one image.
     type: str
+  parameter_path:
+    description:
+      - An SSM path (such as V(/asset-manager)) whose parameters to list, recursively, by name
+        relative to it (part C(parameters)). Names only: no value is read.
+    type: str
   require:
     description:
       - Parts that must exist, among C(account), C(vpc), C(subnets), C(cluster), C(repository),
         C(roles), C(certificate), C(hosted_zone), C(security_groups), C(load_balancer),
-        C(target_group), C(services) and C(image) (the digest of O(image_tag)). The module
+        C(target_group), C(services), C(image) (the digest of O(image_tag)) and C(parameters)
+        (at least one under O(parameter_path)). The module
         fails, naming each missing one.
     type: list
     elements: str
@@ -223,6 +229,13 @@ services:
       with its C(image) and the O(environment_variables) it sets); a missing one is null.
   returned: always
   type: dict
+parameters:
+  description: Sorted names of the SSM parameters under O(parameter_path), relative to it; null if
+    not asked.
+  returned: always
+  type: list
+  elements: str
+  sample: [AUTH0_CLIENT_ID, DAGSTER_PG_DB]
 image:
   description: The O(image_tag) and the C(digest) it names in O(repository); null if not asked or
     not found.
@@ -261,6 +274,7 @@ PARTS = (
     "target_group",
     "services",
     "image",
+    "parameters",
 )
 
 
@@ -637,6 +651,22 @@ def _roles(lookup, stack):
     stack["roles"] = read_roles(lookup)
 
 
+def read_parameter_names(lookup):
+    """Names under parameter_path, relative to it: DescribeParameters reads no value."""
+    path = lookup.params["parameter_path"].rstrip("/")
+    pages = (
+        lookup.client("ssm")
+        .get_paginator("describe_parameters")
+        .paginate(ParameterFilters=[{"Key": "Path", "Option": "Recursive", "Values": [path]}])
+    )
+    names = sorted(p["Name"][len(path) + 1 :] for page in pages for p in page["Parameters"])
+    if not names:
+        return lookup.miss(
+            "parameters", f"No SSM parameters under {lookup.named('parameter_path')}."
+        )
+    return names
+
+
 def _single(key, option, reader):
     def read(lookup, stack):
         stack[key] = reader(lookup) if lookup.params[option] else None
@@ -660,6 +690,7 @@ CHAINS = (
     ("acm", _single("certificate_arn", "certificate_domain", read_certificate)),
     ("route53", _single("hosted_zone_id", "hosted_zone", read_hosted_zone)),
     ("elbv2", _balancing),
+    ("ssm", _single("parameters", "parameter_path", read_parameter_names)),
 )
 
 
@@ -694,6 +725,7 @@ def asked_parts(params):
         ("target_group", "target_group"),
         ("services", "services"),
         ("image", "image_tag"),
+        ("parameters", "parameter_path"),
     ):
         if params[option]:
             asked.add(part)
@@ -717,6 +749,7 @@ def main():
         services=dict(type="dict", default={}),
         environment_variables=dict(type="list", elements="str", default=[]),
         image_tag=dict(type="str"),
+        parameter_path=dict(type="str"),
         require=dict(type="list", elements="str", default=[]),
         variables=dict(type="dict", default={}),
     )

@@ -292,3 +292,28 @@ def test_public_zone_ids_exact_and_public_only():
     ]
     assert m.public_zone_ids(zones, "example.com") == ["Z1"]
     assert m.public_zone_ids(zones, "example.com.") == ["Z1"]
+
+
+def test_parameter_names_relative_sorted_and_none_is_missing():
+    clients = Clients()
+    base(clients)
+    where = {"ParameterFilters": [{"Key": "Path", "Option": "Recursive", "Values": ["/app"]}]}
+    clients.stub("ssm").add_response(
+        "describe_parameters",
+        {"Parameters": [{"Name": "/app/Z", "Type": "String"}, {"Name": "/app/a/B"}]},
+        where,
+    )
+    result = run(clients, {"vpc_name": "v", "parameter_path": "/app/"})
+    assert result["parameters"] == ["Z", "a/B"]
+    assert "parameters" in result["found"]
+
+    clients = Clients()
+    base(clients)
+    clients.stub("ssm").add_response("describe_parameters", {"Parameters": []}, where)
+    args = {"vpc_name": "v", "parameter_path": "/app", "variables": {"parameter_path": "p"}}
+    with pytest.raises(Failed) as failed:
+        run(clients, {**args, "require": ["parameters"]})
+    assert (
+        failed.value.result["msg"]
+        == "Missing, before any change: No SSM parameters under /app (variable p)."
+    )
