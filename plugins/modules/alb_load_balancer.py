@@ -10,8 +10,9 @@ version_added: 0.2.0
 short_description: Converge an ALB and its listeners, with exact check and diff mode
 description:
   - Creates an Application Load Balancer or converges an existing one on its subnets, security
-    groups, IP address type, attributes, tags and listeners (protocol, SSL policy, default
-    certificate and default actions). Listener rules are not managed.
+    groups, IP address type, attributes, tags, listeners (protocol, SSL policy, default
+    certificate and default actions) and its AWS WAF (v2) web ACL. Listener rules are not
+    managed.
   - Unlike M(amazon.aws.elb_application_lb), whose check mode stops at the first difference and
     shows no diff, the module compares every managed setting, reports all of them in
     RV(changes) and, in diff mode, shows them before and after. Check mode never writes.
@@ -101,10 +102,20 @@ options:
       - Remove the tags that are not in O(tags).
     type: bool
     default: true
+  web_acl_arn:
+    description:
+      - ARN of the regional AWS WAF (v2) web ACL associated with the load balancer; V("") for
+        none (an associated one is removed). Omitted, the association is not read or changed
+        (for example when AWS Firewall Manager associates web ACLs).
+      - A web ACL that does not exist fails the run, naming it. Unlike
+        M(community.aws.wafv2_resources), which takes the web ACL's name, reports no change
+        when no web ACL has that name, and shows no diff.
+    type: str
 notes:
   - A no-op run makes four calls (DescribeLoadBalancers, DescribeLoadBalancerAttributes,
     DescribeListeners, DescribeTags); the last three only with O(attributes), O(listeners) and
-    O(tags).
+    O(tags). With O(web_acl_arn), one more (WAFv2 GetWebACLForResource).
+  - Writes the web ACL last (WAFv2 AssociateWebACL, or DisassociateWebACL for V("")).
   - Deleting the load balancer is M(amazon.aws.elb_application_lb)'s job.
 extends_documentation_fragment:
   - amazon.aws.common.modules
@@ -245,6 +256,20 @@ def describe_attributes(client, arn):
     return {a["Key"]: a["Value"] for a in response.get("Attributes", [])}
 
 
+def read_web_acl(waf, arn):
+    """ARN of the web ACL associated with the load balancer ``arn``, or None."""
+    found = waf.get_web_acl_for_resource(ResourceArn=arn, aws_retry=True).get("WebACL")
+    return (found or {}).get("ARN")
+
+
+def write_web_acl(waf, arn, web_acl_arn):
+    if web_acl_arn:
+        # Associating replaces the web ACL the load balancer had: it is never unprotected.
+        waf.associate_web_acl(WebACLArn=web_acl_arn, ResourceArn=arn, aws_retry=True)
+    else:
+        waf.disassociate_web_acl(ResourceArn=arn, aws_retry=True)
+
+
 def describe_listeners(client, arn):
     listeners, kwargs = [], {"LoadBalancerArn": arn}
     while True:
@@ -347,6 +372,8 @@ def desired_settings(params):
         }
     if params["tags"] is not None:
         desired["tags"] = {str(k): str(v) for k, v in params["tags"].items()}
+    if params["web_acl_arn"] is not None:
+        desired["web_acl_arn"] = params["web_acl_arn"] or None
     return desired
 
 
@@ -379,6 +406,7 @@ def compare_load_balancer(desired, current, purge_listeners=True, purge_tags=Tru
         "listeners_to_delete": [],
         "tags_to_set": {},
         "tags_to_unset": [],
+        "set_web_acl": False,
     }
     keys = ["scheme", "ip_address_type", "subnets", "security_groups"]
     managed = [k for k in keys if desired[k] is not None]
@@ -388,10 +416,13 @@ def compare_load_balancer(desired, current, purge_listeners=True, purge_tags=Tru
         after["listeners"] = copy.deepcopy(desired["listeners"])
     if "tags" in desired:
         after["tags"] = dict(desired["tags"])
+    if "web_acl_arn" in desired:
+        after["web_acl_arn"] = desired["web_acl_arn"]
 
     if current is None:
         plan.update(
             changes=["load_balancer"],
+            set_web_acl=bool(desired.get("web_acl_arn")),
             attributes=dict(desired["attributes"]),
             listeners_to_create=sorted(desired.get("listeners", {}), key=int),
             tags_to_set=dict(desired.get("tags") or {}),
@@ -449,6 +480,11 @@ def compare_load_balancer(desired, current, purge_listeners=True, purge_tags=Tru
         plan.update(tags_to_set=to_set, tags_to_unset=to_unset)
         if to_set or to_unset:
             plan["changes"].append("tags")
+    if "web_acl_arn" in desired:
+        before["web_acl_arn"] = current.get("web_acl_arn")
+        if desired["web_acl_arn"] != before["web_acl_arn"]:
+            plan["set_web_acl"] = True
+            plan["changes"].append("web_acl_arn")
     plan.update(before=before, after=after)
     return plan
 
@@ -544,6 +580,17 @@ def apply_plan(client, params, balancer, listeners, plan):
     return balancer
 
 
+def apply_web_acl(module, waf, arn, web_acl_arn):
+    try:
+        write_web_acl(waf, arn, web_acl_arn)
+    except is_boto3_error_code("WAFNonexistentItemException") as e:
+        module.fail_json_aws(
+            e, msg=f"web_acl_arn {web_acl_arn} names no web ACL of this account and region"
+        )
+    except BOTO_ERRORS as e:  # pylint: disable=duplicate-except
+        module.fail_json_aws(e, msg=f"Failed to set the web ACL of load balancer {arn}")
+
+
 def listeners_result(listeners):
     return [
         {"port": item["Port"], "protocol": item["Protocol"], "listener_arn": item["ListenerArn"]}
@@ -572,6 +619,7 @@ def main():
         purge_listeners=dict(type="bool", default=True),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
+        web_acl_arn=dict(type="str"),
     )
     module = AssetManagerModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
@@ -582,6 +630,16 @@ def main():
     desired = desired_settings(params)
 
     client = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+    waf = None
+    if "web_acl_arn" in desired:
+        # WAF answers WAFUnavailableEntityException for a moment after a load balancer or web
+        # ACL is created.
+        waf = module.client(
+            "wafv2",
+            retry_decorator=AWSRetry.jittered_backoff(
+                catch_extra_error_codes=["WAFUnavailableEntityException"]
+            ),
+        )
     try:
         balancer = describe_load_balancer(client, name)
         current, listeners = None, []
@@ -591,6 +649,8 @@ def main():
             listeners = describe_listeners(client, arn) if "listeners" in desired else None
             tags = describe_tags(client, arn) if "tags" in desired else None
             current = current_settings(balancer, attributes, listeners, tags)
+            if waf is not None:
+                current["web_acl_arn"] = read_web_acl(waf, arn)
     except BOTO_ERRORS as e:
         module.fail_json_aws(e, msg=f"Failed to read load balancer {name}")
     if balancer is None and not params["subnets"]:
@@ -613,6 +673,8 @@ def main():
             listeners = describe_listeners(client, balancer["LoadBalancerArn"])
         except BOTO_ERRORS as e:
             module.fail_json_aws(e, msg=f"Failed to write load balancer {name}")
+        if plan["set_web_acl"]:
+            apply_web_acl(module, waf, balancer["LoadBalancerArn"], desired["web_acl_arn"])
     elif listeners is not None and plan["listeners_to_delete"]:
         deleted = {int(port) for port in plan["listeners_to_delete"]}
         listeners = [item for item in listeners if item["Port"] not in deleted]

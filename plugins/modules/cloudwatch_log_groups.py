@@ -38,9 +38,11 @@ options:
     type: int
   kms_key_id:
     description:
-      - ARN of the KMS key that encrypts each group, set on creation or associated with an
-        existing group whose key differs.
-      - Omitted, the key is not managed.
+      - ARN of the KMS key that encrypts each group (CloudWatch Logs takes only a key ARN, not
+        an alias or key ID), set on creation (C(CreateLogGroup) C(kmsKeyId)) or associated with
+        an existing group whose key differs (C(AssociateKmsKey)).
+      - The key's policy must let the C(logs.<region>.amazonaws.com) service use it.
+      - Omitted, the key is not managed (a key associated by hand stays).
     type: str
   tags:
     description:
@@ -110,6 +112,7 @@ diff:
 """
 
 import os
+import re
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -118,6 +121,9 @@ from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base impo
     AssetManagerModule,
 )
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.tags import plan_tags
+
+# What CloudWatch Logs accepts as kmsKeyId: a key's ARN.
+KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$")
 
 # ---- boto3 calls ---------------------------------------------------------------------------
 
@@ -323,6 +329,11 @@ def main():
         module.fail_json(msg="names must list at least one log group name, none empty")
     if params["retention_days"] is not None and params["retention_days"] < 0:
         module.fail_json(msg="retention_days must be 0 (keep forever) or more")
+    if params["kms_key_id"] and not KMS_KEY_ARN.match(params["kms_key_id"]):
+        module.fail_json(
+            msg=f"kms_key_id must be a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id> "
+            f"(got {params['kms_key_id']!r})"
+        )
 
     client = module.client("logs", retry_decorator=AWSRetry.jittered_backoff())
     try:

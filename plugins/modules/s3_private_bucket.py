@@ -11,19 +11,22 @@ short_description: Converge a private S3 bucket, with exact check and diff mode
 description:
   - Creates an S3 bucket, or converges an existing one, so that it is private (all four settings
     of its public access block on), has ACLs disabled (object ownership C(BucketOwnerEnforced)),
-    is encrypted by default as O(encryption) says, has exactly the bucket policy O(policy) and
-    the tags O(tags).
+    is encrypted by default as O(encryption) says, has exactly the bucket policy O(policy),
+    versioning as O(versioning) says, exactly the lifecycle rules O(lifecycle_rules) and the
+    tags O(tags).
   - Unlike M(amazon.aws.s3_bucket), which has no check mode, the module reads every setting it
     manages (one call each) in check mode as in a real run, reports exactly what it would change
     in RV(changes) and, in diff mode, shows each of them before and after. Check mode never
     writes.
   - A setting AWS has no configuration for (a deleted public access block, bucket policy,
-    ownership controls or tag set) is shown as V(null) before.
+    ownership controls, lifecycle configuration or tag set, versioning never turned on) is
+    shown as V(null) before.
   - The bucket's ACL must grant nothing to anyone but its owner; grants beyond the owner appear
     in the diff as C(acl_grants) and the ACL is reset to C(private), before the object ownership
     is written, since AWS refuses to turn ACLs off while the ACL grants more.
-  - Settings the module does not manage (versioning, lifecycle, logging, ...) are neither read
-    nor changed. Deleting a bucket and its objects is M(amazon.aws.s3_bucket)'s job.
+  - Settings the module does not manage (logging, replication, MFA delete, ...), and those whose
+    option is omitted, are neither read nor changed. Deleting a bucket and its objects is
+    M(amazon.aws.s3_bucket)'s job.
 options:
   name:
     description:
@@ -45,6 +48,21 @@ options:
     description:
       - Use an S3 Bucket Key for C(aws:kms) encryption. Not compared when omitted.
     type: bool
+  versioning:
+    description:
+      - V(true) turns versioning on; V(false) suspends it (a bucket that never had it stays
+        without). Omitted, versioning is not managed.
+    type: bool
+  lifecycle_rules:
+    description:
+      - The bucket's lifecycle rules, exactly, in the shape of the C(Rules) of
+        C(PutBucketLifecycleConfiguration) (C(ID), C(Status), C(Filter), C(Expiration),
+        C(NoncurrentVersionExpiration), ...). Compared by C(ID), regardless of order, with an
+        empty C(Filter) and C(Filter.Prefix="") taken as the same (the whole bucket).
+      - V([]) removes the lifecycle configuration. Omitted, the lifecycle is not managed.
+      - Every rule needs a unique C(ID); AWS validates the rest when the rules are written.
+    type: list
+    elements: dict
   policy:
     description:
       - The bucket policy, as a JSON document or a dictionary. Compared as a policy (statement
@@ -62,11 +80,13 @@ options:
     type: bool
     default: true
 notes:
-  - A no-op run makes six calls (HeadBucket, GetPublicAccessBlock, GetBucketOwnershipControls,
-    GetBucketEncryption, GetBucketAcl, GetBucketPolicy) and GetBucketTagging with O(tags).
+  - A no-op run makes five calls (HeadBucket, GetPublicAccessBlock, GetBucketOwnershipControls,
+    GetBucketEncryption, GetBucketAcl) and one per managed option (GetBucketVersioning,
+    GetBucketLifecycleConfiguration, GetBucketPolicy, GetBucketTagging).
   - Writes, in this order, CreateBucket, PutBucketAcl (only to turn a granting ACL off),
-    PutPublicAccessBlock, PutBucketOwnershipControls, PutBucketEncryption, PutBucketPolicy,
-    PutBucketTagging or DeleteBucketTagging. Only what differs is written.
+    PutPublicAccessBlock, PutBucketOwnershipControls, PutBucketEncryption, PutBucketVersioning,
+    PutBucketLifecycleConfiguration or DeleteBucketLifecycle, PutBucketPolicy, PutBucketTagging
+    or DeleteBucketTagging. Only what differs is written.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -90,6 +110,21 @@ EXAMPLES = r"""
     encryption: aws:kms
     encryption_key_id: arn:aws:kms:us-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab
     bucket_key_enabled: true
+
+- name: Keep old versions 30 days and compute logs 90 days
+  leverslabs.asset_manager.s3_private_bucket:
+    name: asset-manager-artifacts
+    versioning: true
+    lifecycle_rules:
+      - ID: compute-logs
+        Status: Enabled
+        Filter: {Prefix: compute-logs/}
+        Expiration: {Days: 90}
+      - ID: noncurrent-versions
+        Status: Enabled
+        Filter: {}
+        Expiration: {ExpiredObjectDeleteMarker: true}
+        NoncurrentVersionExpiration: {NoncurrentDays: 30}
 """
 
 RETURN = r"""
@@ -159,14 +194,34 @@ _PAB_KEYS = {
     "restrict_public_buckets": "RestrictPublicBuckets",
 }
 # The order settings are written in (and RV(changes) lists them): the ACL must be private before
-# ACLs can be turned off, and the bucket is locked down before its policy is replaced.
-SETTINGS = ("acl_grants", "public_access_block", "object_ownership", "encryption", "policy", "tags")
+# ACLs can be turned off, and the bucket is locked down before its policy is replaced; versions
+# are kept before a lifecycle rule expires anything.
+SETTINGS = (
+    "acl_grants",
+    "public_access_block",
+    "object_ownership",
+    "encryption",
+    "versioning",
+    "lifecycle_rules",
+    "policy",
+    "tags",
+)
+# Lifecycle fields that are numbers: a templated value may arrive as a string.
+_LIFECYCLE_NUMBERS = {
+    "Days",
+    "NoncurrentDays",
+    "NewerNoncurrentVersions",
+    "DaysAfterInitiation",
+    "ObjectSizeGreaterThan",
+    "ObjectSizeLessThan",
+}
 
 # What each read answers when the bucket has no such configuration.
 _NOT_FOUND = {
     "public_access_block": "NoSuchPublicAccessBlockConfiguration",
     "object_ownership": "OwnershipControlsNotFoundError",
     "encryption": "ServerSideEncryptionConfigurationNotFoundError",
+    "lifecycle_rules": "NoSuchLifecycleConfiguration",
     "policy": "NoSuchBucketPolicy",
     "tags": "NoSuchTagSet",
 }
@@ -230,6 +285,19 @@ def read_encryption(client, name):
     return encryption
 
 
+def read_versioning(client, name):
+    """Enabled or Suspended; None for a bucket that never had versioning."""
+    return client.get_bucket_versioning(Bucket=name, aws_retry=True).get("Status")
+
+
+def read_lifecycle_rules(client, name):
+    response = _read(
+        lambda: client.get_bucket_lifecycle_configuration(Bucket=name, aws_retry=True),
+        "lifecycle_rules",
+    )
+    return None if response is None else normalise_rules(response.get("Rules") or [])
+
+
 def read_policy(client, name):
     response = _read(lambda: client.get_bucket_policy(Bucket=name, aws_retry=True), "policy")
     return None if response is None else json.loads(response["Policy"])
@@ -277,6 +345,17 @@ def write_setting(client, name, setting, value):
             ServerSideEncryptionConfiguration=encryption_request(value),
             aws_retry=True,
         )
+    elif setting == "versioning":
+        client.put_bucket_versioning(
+            Bucket=name, VersioningConfiguration={"Status": value}, aws_retry=True
+        )
+    elif setting == "lifecycle_rules":
+        if value:
+            client.put_bucket_lifecycle_configuration(
+                Bucket=name, LifecycleConfiguration={"Rules": value}, aws_retry=True
+            )
+        else:
+            client.delete_bucket_lifecycle(Bucket=name, aws_retry=True)
     elif setting == "policy":
         client.put_bucket_policy(Bucket=name, Policy=json.dumps(value), aws_retry=True)
     elif setting == "tags":
@@ -315,6 +394,32 @@ def encryption_request(encryption):
     return {"Rules": [rule]}
 
 
+def _normalise_rule_value(key, value):
+    if isinstance(value, dict):
+        return {k: _normalise_rule_value(k, v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_normalise_rule_value(key, v) for v in value]
+    if key in _LIFECYCLE_NUMBERS and isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
+def normalise_rules(rules):
+    """Lifecycle rules as compared and shown: sorted by ID, numbers as numbers, and the rule's
+    legacy top-level Prefix or an empty Filter.Prefix as the empty Filter (the whole bucket),
+    as S3 describes a rule in either form."""
+    normalised = []
+    for rule in rules:
+        rule = _normalise_rule_value("", rule)
+        prefix = rule.pop("Prefix", None)
+        if "Filter" not in rule:
+            rule["Filter"] = {"Prefix": prefix} if prefix else {}
+        if rule["Filter"].get("Prefix") == "":
+            rule["Filter"].pop("Prefix")
+        normalised.append(rule)
+    return sorted(normalised, key=lambda r: str(r.get("ID", "")))
+
+
 def desired_settings(params):
     """The module's view of what the options ask for; tags and policy only when given."""
     encryption = {"sse_algorithm": params["encryption"]}
@@ -328,6 +433,13 @@ def desired_settings(params):
         "object_ownership": OWNERSHIP,
         "encryption": encryption,
     }
+    if params["versioning"] is not None:
+        desired["versioning"] = "Enabled" if params["versioning"] else "Suspended"
+    if params["lifecycle_rules"] is not None:
+        ids = [rule.get("ID") for rule in params["lifecycle_rules"]]
+        if not all(ids) or len(set(ids)) != len(ids):
+            raise ValueError(f"lifecycle_rules need a unique, non-empty ID each (got {ids})")
+        desired["lifecycle_rules"] = normalise_rules(params["lifecycle_rules"])
     if params["policy"] is not None:
         policy = params["policy"]
         desired["policy"] = json.loads(policy) if isinstance(policy, str) else policy
@@ -366,6 +478,17 @@ def compare_bucket(desired, current, purge_tags=True):
         after["encryption"] = {"bucket_key_enabled": False, **desired["encryption"]}
     else:
         after["encryption"] = current["encryption"]
+    if "versioning" in desired:
+        after["versioning"] = desired["versioning"]
+        # Suspending a bucket that never had versioning changes nothing.
+        if (current.get("versioning") or "Suspended") != desired["versioning"]:
+            changes.append("versioning")
+        elif current.get("versioning") is None:
+            after["versioning"] = None
+    if "lifecycle_rules" in desired:
+        after["lifecycle_rules"] = desired["lifecycle_rules"] or None
+        if (current.get("lifecycle_rules") or []) != desired["lifecycle_rules"]:
+            changes.append("lifecycle_rules")
     if "policy" in desired:
         after["policy"] = desired["policy"]
         if current.get("policy") is None or compare_policies(current["policy"], desired["policy"]):
@@ -399,6 +522,10 @@ def read_bucket(client, name, desired):
     # Read even with ACLs off: a grant beyond the owner is a public bucket in waiting, and it
     # keeps AWS from turning ACLs off.
     current["acl_grants"] = read_acl_grants(client, name)
+    if "versioning" in desired:
+        current["versioning"] = read_versioning(client, name)
+    if "lifecycle_rules" in desired:
+        current["lifecycle_rules"] = read_lifecycle_rules(client, name)
     if "policy" in desired:
         current["policy"] = read_policy(client, name)
     if "tags" in desired:
@@ -412,6 +539,8 @@ def main():
         encryption=dict(type="str", default="AES256", choices=["AES256", "aws:kms"]),
         encryption_key_id=dict(type="str"),
         bucket_key_enabled=dict(type="bool"),
+        versioning=dict(type="bool"),
+        lifecycle_rules=dict(type="list", elements="dict"),
         policy=dict(type="json"),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
@@ -423,8 +552,10 @@ def main():
         module.fail_json(msg="encryption_key_id needs encryption: aws:kms")
     try:
         desired = desired_settings(params)
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         module.fail_json(msg=f"policy is not a JSON document: {e}")
+    except ValueError as e:
+        module.fail_json(msg=str(e))
 
     client = module.client("s3", retry_decorator=AWSRetry.jittered_backoff())
     try:

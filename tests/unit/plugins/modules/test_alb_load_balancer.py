@@ -180,6 +180,7 @@ def desired(**params):
             "attributes": ATTRIBUTES,
             "listeners": LISTENERS,
             "tags": TAGS,
+            "web_acl_arn": None,
             **params,
         }
     )
@@ -399,3 +400,99 @@ def test_creating_needs_subnets(elbv2):
 def test_a_port_given_twice_is_refused():
     with pytest.raises(Failed, match="each port may appear once"):
         run_module(m, {"name": NAME, "listeners": [LISTENERS[1], LISTENERS[1]]})
+
+
+# --- the web ACL -----------------------------------------------------------------------------
+
+WEB_ACL = "arn:aws:wafv2:us-west-1:123456789012:regional/webacl/asset-manager/a1b2c3d4"
+OTHER_ACL = "arn:aws:wafv2:us-west-1:123456789012:regional/webacl/other/e5f6a7b8"
+
+
+@pytest.fixture
+def clients():
+    with stubbed_client("elbv2") as elbv2, stubbed_client("wafv2") as wafv2:
+        yield {"elbv2": elbv2, "wafv2": wafv2}
+
+
+def expect_web_acl(waf, arn):
+    visibility = {
+        "SampledRequestsEnabled": True,
+        "CloudWatchMetricsEnabled": True,
+        "MetricName": "x",
+    }
+    answer = {
+        "WebACL": {
+            "Name": "x",
+            "Id": "1",
+            "ARN": arn,
+            "DefaultAction": {"Allow": {}},
+            "VisibilityConfig": visibility,
+        }
+    }
+    waf.stubber.add_response(
+        "get_web_acl_for_resource", answer if arn else {}, {"ResourceArn": ARN}
+    )
+
+
+def test_the_web_acl_is_compared_only_when_given():
+    with_acl = {**current(), "web_acl_arn": OTHER_ACL}
+    assert m.compare_load_balancer(desired(), with_acl)["changes"] == []
+    plan = m.compare_load_balancer(desired(web_acl_arn=WEB_ACL), with_acl)
+    assert plan["changes"] == ["web_acl_arn"] and plan["set_web_acl"] is True
+    assert (plan["before"]["web_acl_arn"], plan["after"]["web_acl_arn"]) == (OTHER_ACL, WEB_ACL)
+    none = m.compare_load_balancer(desired(web_acl_arn=""), {**current(), "web_acl_arn": None})
+    assert none["changes"] == [] and none["set_web_acl"] is False
+
+
+def test_an_associated_web_acl_is_left_alone(clients):
+    expect_reads(clients["elbv2"])
+    expect_web_acl(clients["wafv2"], WEB_ACL)
+    assert run(clients, web_acl_arn=WEB_ACL)["changed"] is False
+
+
+def test_check_mode_plans_the_web_acl_with_a_diff(clients):
+    expect_reads(clients["elbv2"])
+    expect_web_acl(clients["wafv2"], None)
+    result = run(clients, web_acl_arn=WEB_ACL, check_mode=True, diff=True)
+    assert result["changes"] == ["web_acl_arn"]
+    assert result["diff"]["before"]["web_acl_arn"] is None
+    assert result["diff"]["after"]["web_acl_arn"] == WEB_ACL
+
+
+def test_another_web_acl_is_replaced_and_an_empty_arn_removes_it(clients):
+    expect_reads(clients["elbv2"])
+    expect_web_acl(clients["wafv2"], OTHER_ACL)
+    clients["wafv2"].stubber.add_response(
+        "associate_web_acl", {}, {"WebACLArn": WEB_ACL, "ResourceArn": ARN}
+    )
+    clients["elbv2"].stubber.add_response(
+        "describe_listeners",
+        {"Listeners": [aws_listener(443), aws_listener(80)]},
+        {"LoadBalancerArn": ARN},
+    )
+    assert run(clients, web_acl_arn=WEB_ACL)["changes"] == ["web_acl_arn"]
+
+    expect_reads(clients["elbv2"])
+    expect_web_acl(clients["wafv2"], WEB_ACL)
+    clients["wafv2"].stubber.add_response("disassociate_web_acl", {}, {"ResourceArn": ARN})
+    clients["elbv2"].stubber.add_response(
+        "describe_listeners",
+        {"Listeners": [aws_listener(443), aws_listener(80)]},
+        {"LoadBalancerArn": ARN},
+    )
+    assert run(clients, web_acl_arn="")["changes"] == ["web_acl_arn"]
+
+
+def test_a_web_acl_that_does_not_exist_fails_naming_it(clients):
+    expect_reads(clients["elbv2"])
+    expect_web_acl(clients["wafv2"], None)
+    clients["wafv2"].stubber.add_client_error(
+        "associate_web_acl", service_error_code="WAFNonexistentItemException"
+    )
+    clients["elbv2"].stubber.add_response(
+        "describe_listeners",
+        {"Listeners": [aws_listener(443), aws_listener(80)]},
+        {"LoadBalancerArn": ARN},
+    )
+    with pytest.raises(Failed, match=f"web_acl_arn {WEB_ACL} names no web ACL"):
+        run(clients, web_acl_arn=WEB_ACL)

@@ -15,6 +15,8 @@ PREFIX = "fulcrum/asset-manager/"
 NAMES = [PREFIX + "web", PREFIX + "daemon", PREFIX + "runs"]
 TAGS = {"Application": "asset-manager", "ManagedBy": "leverslabs.asset_manager"}
 ARN = "arn:aws:logs:us-west-1:123456789012:log-group:"
+KEY = "arn:aws:kms:us-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+OLD_KEY = "arn:aws:kms:us-west-1:123456789012:key/0000abcd-12ab-34cd-56ef-1234567890ab"
 
 
 @pytest.fixture
@@ -81,7 +83,7 @@ def test_plan_finds_retention_forever_kms_and_tags():
         NAMES[1]: existing(retention=0),
         NAMES[2]: existing(tags={"Application": "x", "Extra": "1"}),
     }
-    plan = m.plan_groups(NAMES, current, {**WANTED, "kms_key_id": "arn:kms"})
+    plan = m.plan_groups(NAMES, current, {**WANTED, "kms_key_id": KEY})
     assert [(s["action"], s["fields"]) for s in plan] == [
         ("updated", ["retention_days", "kms_key_id"]),
         ("updated", ["retention_days", "kms_key_id"]),
@@ -165,11 +167,9 @@ def test_retention_zero_keeps_events_forever(logs):
 
 
 def test_a_different_key_is_associated(logs):
-    expect_describe(logs, [described(NAMES[0], kms="arn:old")], prefix=NAMES[0])
-    logs.stubber.add_response(
-        "associate_kms_key", {}, {"logGroupName": NAMES[0], "kmsKeyId": "arn:new"}
-    )
-    result = run(logs, names=[NAMES[0]], kms_key_id="arn:new", tags=None)
+    expect_describe(logs, [described(NAMES[0], kms=OLD_KEY)], prefix=NAMES[0])
+    logs.stubber.add_response("associate_kms_key", {}, {"logGroupName": NAMES[0], "kmsKeyId": KEY})
+    result = run(logs, names=[NAMES[0]], kms_key_id=KEY, tags=None)
     assert result["changes"][0]["fields"] == ["kms_key_id"]
 
 
@@ -192,3 +192,37 @@ def test_bad_options_fail_before_any_call():
         run_module(m, {"names": []})
     with pytest.raises(Failed, match="retention_days must be 0"):
         run_module(m, {"names": NAMES, "retention_days": -1})
+
+
+# --- the KMS key -----------------------------------------------------------------------------
+
+
+def test_a_new_group_is_created_with_its_key(logs):
+    expect_describe(logs, [], prefix=NAMES[0])
+    logs.stubber.add_response(
+        "create_log_group", {}, {"logGroupName": NAMES[0], "kmsKeyId": KEY, "tags": TAGS}
+    )
+    logs.stubber.add_response(
+        "put_retention_policy", {}, {"logGroupName": NAMES[0], "retentionInDays": 365}
+    )
+    result = run(logs, names=[NAMES[0]], kms_key_id=KEY)
+    assert result["changes"] == [{"name": NAMES[0], "action": "created", "fields": []}]
+
+
+def test_a_group_with_its_key_needs_nothing(logs):
+    expect_describe(logs, [described(NAMES[0], kms=KEY)], prefix=NAMES[0])
+    assert run(logs, names=[NAMES[0]], kms_key_id=KEY, tags=None)["changed"] is False
+
+
+def test_check_mode_plans_a_key_with_a_diff_and_associates_nothing(logs):
+    expect_describe(logs, [described(NAMES[0])], prefix=NAMES[0])
+    result = run(logs, names=[NAMES[0]], kms_key_id=KEY, tags=None, check_mode=True, diff=True)
+    assert result["changes"][0]["fields"] == ["kms_key_id"]
+    assert result["diff"]["before"][NAMES[0]]["kms_key_id"] is None
+    assert result["diff"]["after"][NAMES[0]]["kms_key_id"] == KEY
+
+
+@pytest.mark.parametrize("key", ["alias/logs", "1234abcd-12ab-34cd-56ef-1234567890ab", "arn:key"])
+def test_a_key_that_is_not_a_key_arn_fails_before_any_call(key):
+    with pytest.raises(Failed, match="kms_key_id must be a KMS key ARN"):
+        run_module(m, {"names": NAMES, "kms_key_id": key})

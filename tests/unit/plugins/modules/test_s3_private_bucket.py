@@ -62,6 +62,7 @@ def not_found(client, method, code):
 
 # expect_reads' default for a configuration: the converged bucket's (None means AWS has none).
 CONVERGED = object()
+UNMANAGED = object()
 
 
 def expect_reads(
@@ -72,8 +73,11 @@ def expect_reads(
     policy=CONVERGED,
     tags=CONVERGED,
     grants=None,
+    versioning=UNMANAGED,
+    lifecycle=UNMANAGED,
 ):
-    """The reads of a run on an existing bucket, in order; None: AWS has no such configuration."""
+    """The reads of a run on an existing bucket, in order; None: AWS has no such configuration,
+    UNMANAGED: the run does not read it (its option omitted)."""
     pab = ALL_BLOCKED if pab is CONVERGED else pab
     encryption = AES256 if encryption is CONVERGED else encryption
     policy = POLICY if policy is CONVERGED else policy
@@ -108,6 +112,15 @@ def expect_reads(
         {"Owner": {"ID": OWNER}, "Grants": [owner_grant, *(grants or [])]},
         {"Bucket": BUCKET},
     )
+    if versioning is not UNMANAGED:
+        answer = {} if versioning is None else {"Status": versioning}
+        stub.add_response("get_bucket_versioning", answer, {"Bucket": BUCKET})
+    if lifecycle is None:
+        not_found(client, "get_bucket_lifecycle_configuration", "NoSuchLifecycleConfiguration")
+    elif lifecycle is not UNMANAGED:
+        stub.add_response(
+            "get_bucket_lifecycle_configuration", {"Rules": lifecycle}, {"Bucket": BUCKET}
+        )
     if policy is None:
         not_found(client, "get_bucket_policy", "NoSuchBucketPolicy")
     else:
@@ -136,6 +149,8 @@ def desired(**params):
             "encryption": "AES256",
             "encryption_key_id": None,
             "bucket_key_enabled": None,
+            "versioning": None,
+            "lifecycle_rules": None,
             "policy": json.dumps(POLICY),
             "tags": TAGS,
             **params,
@@ -382,3 +397,110 @@ def test_a_bucket_of_another_account_fails(s3):
 def test_a_key_without_kms_is_refused():
     with pytest.raises(Failed, match="encryption_key_id needs encryption: aws:kms"):
         run_module(m, {"name": BUCKET, "encryption_key_id": "arn:key/1"})
+
+
+# --- versioning and lifecycle ----------------------------------------------------------------
+
+RULES = [
+    {
+        "ID": "compute-logs",
+        "Status": "Enabled",
+        "Filter": {"Prefix": "compute-logs/"},
+        "Expiration": {"Days": 90},
+    },
+    {
+        "ID": "noncurrent-versions",
+        "Status": "Enabled",
+        "Filter": {},
+        "Expiration": {"ExpiredObjectDeleteMarker": True},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+    },
+]
+
+
+def test_versioning_is_compared_as_s3_reports_it():
+    on = desired(versioning=True)
+    assert m.compare_bucket(on, {**converged(), "versioning": None})[0] == ["versioning"]
+    assert m.compare_bucket(on, {**converged(), "versioning": "Suspended"})[0] == ["versioning"]
+    assert m.compare_bucket(on, {**converged(), "versioning": "Enabled"})[0] == []
+    off = desired(versioning=False)
+    # A bucket that never had versioning is not suspended: nothing to write.
+    assert m.compare_bucket(off, {**converged(), "versioning": None}) == (
+        [],
+        {**converged(), "versioning": None},
+    )
+    assert m.compare_bucket(off, {**converged(), "versioning": "Enabled"})[0] == ["versioning"]
+
+
+def test_lifecycle_rules_compare_by_id_whatever_the_filter_form():
+    wanted = desired(lifecycle_rules=RULES)
+    # S3's answer in another order, the whole-bucket filter as an empty prefix, days as strings
+    # (a templated value).
+    described = [
+        {**RULES[1], "Filter": {"Prefix": ""}},
+        {**RULES[0], "Expiration": {"Days": "90"}},
+    ]
+    current = {**converged(), "lifecycle_rules": m.normalise_rules(described)}
+    assert m.compare_bucket(wanted, current)[0] == []
+    legacy = [{**{k: v for k, v in RULES[0].items() if k != "Filter"}, "Prefix": "compute-logs/"}]
+    assert m.normalise_rules(legacy) == [RULES[0]]
+
+
+def test_a_changed_or_missing_lifecycle_rule_is_drift():
+    wanted = desired(lifecycle_rules=RULES)
+    shorter = [{**RULES[0], "Expiration": {"Days": 7}}, RULES[1]]
+    for rules in (None, [], RULES[:1], shorter, [*RULES, {**RULES[0], "ID": "extra"}]):
+        current = {**converged(), "lifecycle_rules": rules}
+        changes, after = m.compare_bucket(wanted, current)
+        assert changes == ["lifecycle_rules"], rules
+        assert after["lifecycle_rules"] == RULES
+
+
+def test_no_rules_wanted_removes_the_configuration(s3):
+    expect_reads(s3, lifecycle=RULES)
+    s3.stubber.add_response("delete_bucket_lifecycle", {}, {"Bucket": BUCKET})
+    result = run(s3, lifecycle_rules=[], diff=True)
+    assert result["changes"] == ["lifecycle_rules"]
+    assert result["diff"]["before"]["lifecycle_rules"] == RULES
+    assert result["diff"]["after"]["lifecycle_rules"] is None
+
+
+def test_check_mode_plans_versioning_and_lifecycle_with_a_diff(s3):
+    expect_reads(s3, versioning=None, lifecycle=[{**RULES[0], "Expiration": {"Days": 7}}])
+    result = run(s3, versioning=True, lifecycle_rules=RULES, check_mode=True, diff=True)
+    assert result["changes"] == ["versioning", "lifecycle_rules"]
+    before, after = result["diff"]["before"], result["diff"]["after"]
+    assert (before["versioning"], after["versioning"]) == (None, "Enabled")
+    assert before["lifecycle_rules"][0]["Expiration"] == {"Days": 7}
+    assert after["lifecycle_rules"] == RULES
+
+
+def test_versioning_then_lifecycle_then_policy_are_written(s3):
+    expect_reads(s3, versioning="Suspended", lifecycle=None, policy=None)
+    stub = s3.stubber
+    stub.add_response(
+        "put_bucket_versioning",
+        {},
+        {"Bucket": BUCKET, "VersioningConfiguration": {"Status": "Enabled"}},
+    )
+    stub.add_response(
+        "put_bucket_lifecycle_configuration",
+        {},
+        {"Bucket": BUCKET, "LifecycleConfiguration": {"Rules": RULES}},
+    )
+    stub.add_response("put_bucket_policy", {}, {"Bucket": BUCKET, "Policy": json.dumps(POLICY)})
+    result = run(s3, versioning=True, lifecycle_rules=list(reversed(RULES)))
+    assert result["changes"] == ["versioning", "lifecycle_rules", "policy"]
+
+
+def test_a_converged_versioned_bucket_with_its_rules_needs_nothing(s3):
+    expect_reads(s3, versioning="Enabled", lifecycle=RULES)
+    assert run(s3, versioning=True, lifecycle_rules=RULES)["changed"] is False
+
+
+@pytest.mark.parametrize(
+    "rules", [[{"Status": "Enabled"}], [RULES[0], RULES[0]]], ids=["no ID", "same ID twice"]
+)
+def test_rules_without_a_unique_id_are_refused_before_any_call(rules):
+    with pytest.raises(Failed, match="unique, non-empty ID"):
+        run_module(m, {"name": BUCKET, "lifecycle_rules": rules})
