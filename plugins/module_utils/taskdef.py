@@ -14,7 +14,9 @@ the rendered definition and the described latest revision are passed through
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import posixpath
 import re
 
 # $name or ${name}, with $$ for a literal dollar (Python's string.Template syntax). A name is taken
@@ -348,6 +350,153 @@ def awslogs_configuration(log_group, region, stream_prefix=None):
     return {"logDriver": "awslogs", "options": options}
 
 
+# Docker's delivery modes, options of every log driver. In blocking mode a container's write to
+# stdout waits while the driver cannot deliver (CloudWatch throttled or unreachable), so logging can
+# stall the webserver or a run; non-blocking buffers up to max-buffer-size and drops beyond it.
+LOG_MODES = ("blocking", "non-blocking")
+# Docker's size syntax for max-buffer-size (go-units RAMInBytes): 25m, 4MB, 1.5g, 65536.
+_BUFFER_SIZE = re.compile(r"^\d+(\.\d+)? ?[kKmMgGtTpP]?[iI]?[bB]?$")
+
+
+def log_delivery_options(mode=None, max_buffer_size=None, labels=None):
+    """The ``mode`` and ``max-buffer-size`` log options, or raise naming the caller's variables.
+
+    Docker refuses a max-buffer-size outside non-blocking mode when the container starts, so that
+    is refused here, before any call. Empty values set nothing.
+    """
+    labels = {
+        "log_mode": "log_mode",
+        "log_max_buffer_size": "log_max_buffer_size",
+        **(labels or {}),
+    }
+    options = {}
+    if mode:
+        if mode not in LOG_MODES:
+            raise TaskDefinitionError(
+                f"{labels['log_mode']} {mode!r} is not a log delivery mode: use one of "
+                f"{', '.join(LOG_MODES)}"
+            )
+        options["mode"] = mode
+    if max_buffer_size not in (None, ""):
+        size = str(max_buffer_size).strip()
+        if not _BUFFER_SIZE.match(size) or not any(c.isdigit() and c != "0" for c in size):
+            raise TaskDefinitionError(
+                f"{labels['log_max_buffer_size']} {max_buffer_size!r} is not a buffer size "
+                "(a positive number with an optional unit, such as 25m or 4MB)"
+            )
+        if mode != "non-blocking":
+            raise TaskDefinitionError(
+                f"{labels['log_max_buffer_size']} ({size}) applies only with "
+                f"{labels['log_mode']} non-blocking (got {mode or 'none'}); Docker refuses it "
+                f"otherwise: empty {labels['log_max_buffer_size']}, or make the mode non-blocking"
+            )
+        options["max-buffer-size"] = size
+    return options
+
+
+# --------------------------------------------------------------------------------------------
+# Read-only root filesystem and its writable directories
+# --------------------------------------------------------------------------------------------
+
+# $NAME/rest or ${NAME}/rest: a path under the value of the container's plain variable NAME.
+_VARIABLE_PATH = re.compile(
+    r"^\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))(?P<rest>/.*)?$"
+)
+_VOLUME_NAME_PREFIX = "writable-"
+
+
+def resolve_writable_paths(paths, container, label="writable_paths"):
+    """The absolute container paths ``paths`` name, normalised, sorted, without duplicates.
+
+    A path that starts with ``$NAME`` is under the value of ``container``'s plain variable NAME
+    (after env.json and environment are merged), so it follows, for example, whatever DAGSTER_HOME
+    the application's env.json sets. Raises naming ``label`` unless every path is absolute (or
+    such a variable's), and none is ``/``.
+    """
+    if paths is None:
+        return []
+    if not isinstance(paths, (list, tuple)):
+        raise TaskDefinitionError(f"{label} must be a list of container paths")
+    plain = {item["name"]: item.get("value") for item in container.get("environment") or []}
+    secret = {item["name"] for item in container.get("secrets") or []}
+    resolved = set()
+    for path in paths:
+        if not isinstance(path, str) or not path.strip():
+            raise TaskDefinitionError(f"{label}: {path!r} is not a path")
+        text = path.strip()
+        match = _VARIABLE_PATH.match(text)
+        if match:
+            name = match.group("braced") or match.group("bare")
+            if name not in plain:
+                where = "as a secret only" if name in secret else "not at all"
+                raise TaskDefinitionError(
+                    f"{label}: {path} is under ${name}, which container {container.get('name')!r} "
+                    f"sets {where}; set {name} as a plain variable (env.json's environment) or "
+                    "give an absolute path"
+                )
+            base = plain[name] or ""
+            if not base.startswith("/"):
+                raise TaskDefinitionError(
+                    f"{label}: {path} is under ${name}, whose value {base!r} in container "
+                    f"{container.get('name')!r} is not an absolute path"
+                )
+            text = base + (match.group("rest") or "")
+        if not text.startswith("/"):
+            raise TaskDefinitionError(
+                f"{label}: {path} is not an absolute path (or $VARIABLE/path under a plain "
+                "variable of the container)"
+            )
+        text = posixpath.normpath(text)
+        if text in ("/", "//"):
+            raise TaskDefinitionError(
+                f"{label}: {path} is the root directory; name the directories to write instead"
+            )
+        resolved.add(text)
+    return sorted(resolved)
+
+
+def writable_volume_name(path):
+    """The task volume name of a writable directory: letters, digits, - and _ (ECS's rule)."""
+    name = _VOLUME_NAME_PREFIX + re.sub(r"[^A-Za-z0-9_-]", "-", path.strip("/"))
+    if len(name) > 255:
+        digest = hashlib.sha256(path.encode()).hexdigest()[:12]
+        name = name[: 255 - 13] + "-" + digest
+    return name
+
+
+def add_writable_volumes(definition, container_name, paths, label="writable_paths"):
+    """A copy of ``definition`` whose container ``container_name`` mounts one task-local volume
+    (a bind mount without host: on Fargate, the task's ephemeral storage) read-write at each of
+    ``paths`` (absolute, as resolve_writable_paths returns them).
+
+    A path the container already mounts keeps the definition's own mount. A volume name that the
+    definition already uses for something else is refused.
+    """
+    result = copy.deepcopy(definition)
+    volumes = result.get("volumes") or []
+    taken = {volume.get("name") for volume in volumes if isinstance(volume, dict)}
+    for item in result["containerDefinitions"]:
+        if item["name"] != container_name:
+            continue
+        mounts = list(item.get("mountPoints") or [])
+        mounted = {posixpath.normpath(str(m.get("containerPath", ""))) for m in mounts}
+        for path in paths:
+            if path in mounted:
+                continue
+            name = writable_volume_name(path)
+            if name in taken:
+                raise TaskDefinitionError(
+                    f"{label}: the volume for {path}, {name!r}, is already a volume of the "
+                    "definition; rename that volume"
+                )
+            taken.add(name)
+            volumes.append({"name": name})
+            mounts.append({"sourceVolume": name, "containerPath": path, "readOnly": False})
+        item["mountPoints"] = mounts
+    result["volumes"] = volumes
+    return result
+
+
 # --------------------------------------------------------------------------------------------
 # Input files
 # --------------------------------------------------------------------------------------------
@@ -589,6 +738,10 @@ def render_task_definition(
     env_source="env_file",
     known_parameters=None,
     labels=None,
+    readonly_root_filesystem=None,
+    writable_paths=None,
+    log_mode=None,
+    log_max_buffer_size=None,
 ):
     """Build the definition to register from the app's JSON and the inventory's values.
 
@@ -597,12 +750,16 @@ def render_task_definition(
 
     Order: validate, substitute placeholders (definition and env file), check the application
     ``container``, set family, roles, task ``cpu``/``memory`` and image, merge env.json, set the
-    application container's ``log_configuration`` and extra ``environment`` (last, replacing
-    entries of the same name), turn numeric port strings into ints, resolve SSM parameter names to
-    ARNs, refuse a variable that is both plain and secret.
+    application container's ``log_configuration`` (with ``log_mode`` and ``log_max_buffer_size``
+    among its options) and extra ``environment`` (last, replacing entries of the same name), make
+    its root filesystem read-only with ``readonly_root_filesystem`` and then give it a task-local
+    read-write volume at each of ``writable_paths`` (resolve_writable_paths; ignored unless the
+    root filesystem is read-only), turn numeric port strings into ints, resolve SSM parameter
+    names to ARNs, refuse a variable that is both plain and secret.
 
     ``container`` names the application container: image_containers and env_containers default
-    to it (to every container without it), and it receives log_configuration and environment.
+    to it (to every container without it), and it receives log_configuration, the log delivery
+    options, environment, the read-only root and the writable volumes.
     ``definition_source`` and ``env_source`` name the inputs in messages (the option, or the file
     they were read from). Returns new data; raises TaskDefinitionError with a message for the user.
     """
@@ -618,6 +775,8 @@ def render_task_definition(
     extra_environment = validate_environment(environment)
     if log_configuration is not None:
         log_configuration = validate_log_configuration(log_configuration)
+    labels = labels or {}
+    delivery = log_delivery_options(log_mode, log_max_buffer_size, labels)
 
     if container is not None:
         if not isinstance(container, str) or container not in names:
@@ -630,6 +789,8 @@ def render_task_definition(
         for option, value in (
             ("log_configuration", log_configuration),
             ("environment", extra_environment),
+            ("log_mode", delivery),
+            ("readonly_root_filesystem", readonly_root_filesystem is not None),
         ):
             if value:
                 raise TaskDefinitionError(
@@ -642,7 +803,6 @@ def render_task_definition(
         rendered["executionRoleArn"] = execution_role_arn
     if task_role_arn:
         rendered["taskRoleArn"] = task_role_arn
-    labels = labels or {}
     for key, override in (("cpu", cpu), ("memory", memory)):
         if override is not None and override != "":
             rendered[key] = _task_size(override, key, label=labels.get(key))
@@ -658,6 +818,7 @@ def render_task_definition(
     _check_container_names(image_targets, names, "image_containers", definition_source)
     _check_container_names(env_targets, names, "env_containers", definition_source)
 
+    writable = []
     containers = []
     for item in rendered["containerDefinitions"]:
         name = item["name"]
@@ -668,6 +829,18 @@ def render_task_definition(
         if name == container:
             if log_configuration is not None:
                 item["logConfiguration"] = copy.deepcopy(log_configuration)
+            if delivery:
+                log = item.get("logConfiguration")
+                if not isinstance(log, dict):
+                    raise TaskDefinitionError(
+                        f"{labels.get('log_mode', 'log_mode')} sets how container {name!r} "
+                        "delivers its logs, but it has no logConfiguration: give log_group or "
+                        "log_configuration"
+                    )
+                item["logConfiguration"] = {
+                    **log,
+                    "options": {**(log.get("options") or {}), **delivery},
+                }
             secret_names = {secret["name"] for secret in item.get("secrets") or []}
             refused = sorted(set(extra_environment) & secret_names)
             if refused:
@@ -680,6 +853,12 @@ def render_task_definition(
                 )
             if extra_environment:
                 item = _set_environment(item, extra_environment)
+            if readonly_root_filesystem is not None:
+                item["readonlyRootFilesystem"] = bool(readonly_root_filesystem)
+            if readonly_root_filesystem:
+                writable = resolve_writable_paths(
+                    writable_paths, item, labels.get("writable_paths", "writable_paths")
+                )
         item = _ports_as_ints(item)
         unknown = unknown_secret_parameters(item, known_parameters)
         if unknown:
@@ -706,6 +885,10 @@ def render_task_definition(
             )
         containers.append(item)
     rendered["containerDefinitions"] = containers
+    if container is not None and readonly_root_filesystem:
+        rendered = add_writable_volumes(
+            rendered, container, writable, labels.get("writable_paths", "writable_paths")
+        )
     return rendered
 
 
@@ -769,6 +952,11 @@ def normalise_container(container, network_mode="awsvpc"):
             json.dumps(item, sort_keys=True, default=str),
         ),
     )
+    # readOnly defaults to false: a mount point registered without it equals one described with it.
+    result["mountPoints"] = [
+        {"readOnly": False, **mount} if isinstance(mount, dict) else mount
+        for mount in result["mountPoints"]
+    ]
     for key, identity in _UNORDERED_CONTAINER_LISTS.items():
         if isinstance(result.get(key), list):
             result[key] = sorted(result[key], key=lambda item, i=identity: _sort_key(item, i))
@@ -781,6 +969,9 @@ def normalise_container(container, network_mode="awsvpc"):
     if result.get("versionConsistency") == "enabled":
         # The documented default; whether AWS echoes it must not decide equality.
         del result["versionConsistency"]
+    if result.get("readonlyRootFilesystem") is False:
+        # The default, which a described revision may state or leave out.
+        del result["readonlyRootFilesystem"]
     return {key: result[key] for key in sorted(result)}
 
 
@@ -822,6 +1013,9 @@ def normalise_task_definition(task_definition, register_fields=None):
         efs = volume.get("efsVolumeConfiguration")
         if isinstance(efs, dict):
             volume["efsVolumeConfiguration"] = {"rootDirectory": "/", **efs}
+        if volume.get("configuredAtLaunch") is False:
+            # The default (an EBS volume given at launch); newer responses state it.
+            del volume["configuredAtLaunch"]
         volumes.append(volume)
     result["volumes"] = sorted(volumes, key=lambda item: _sort_key(item, "name"))
     result["placementConstraints"] = sorted(result.get("placementConstraints") or [], key=_sort_key)

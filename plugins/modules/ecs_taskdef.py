@@ -18,7 +18,9 @@ description:
   - Both sides are normalised before they are compared, filling in what AWS fills in on register
     (container C(essential=true) and C(cpu=0), port mappings C(protocol=tcp) and a C(hostPort)
     equal to the container port under C(awsvpc), health check interval/timeout/retries, empty
-    C(environment)/C(mountPoints)/C(volumesFrom) lists, task C(networkMode=bridge)), turning task
+    C(environment)/C(mountPoints)/C(volumesFrom) lists, mount points C(readOnly=false), task
+    C(networkMode=bridge)), dropping the defaults C(readonlyRootFilesystem=false) and volume
+    C(configuredAtLaunch=false) that a described revision may state, turning task
     cpu/memory into strings (C(1 vCPU) is C(1024), C(2 GB) is C(2048)), sorting what ECS treats as
     unordered (containers, environment and secrets by name, C(requiresCompatibilities), volumes),
     dropping empty values and the read-only fields of a described revision.
@@ -159,6 +161,42 @@ options:
     description:
       - The C(awslogs-stream-prefix) with O(log_group).
     type: str
+  log_mode:
+    description:
+      - How O(container) delivers its output to the log driver, set as the C(mode) option of its
+        log configuration (O(log_group), O(log_configuration) or the definition's own).
+      - V(non-blocking) buffers the output and drops what exceeds O(log_max_buffer_size) while the
+        driver cannot deliver, so that a CloudWatch outage never stalls the container;
+        V(blocking) makes each write wait.
+      - One of V(blocking) and V(non-blocking); anything else is refused before any AWS call.
+    type: str
+  log_max_buffer_size:
+    description:
+      - The C(max-buffer-size) option of O(container)'s log configuration, in Docker's size
+        syntax (V(25m), V(4MB)).
+      - Only with O(log_mode=non-blocking); Docker refuses it otherwise, so the module refuses it
+        before any AWS call.
+    type: str
+  readonly_root_filesystem:
+    description:
+      - Set C(readonlyRootFilesystem) of O(container) to this value. Not given, the definition's
+        own setting is kept.
+      - When true, O(container) gets a writable task-local volume at each of O(writable_paths).
+    type: bool
+  writable_paths:
+    description:
+      - The directories O(container) may write to when O(readonly_root_filesystem=true); ignored
+        otherwise.
+      - Each becomes a task volume without C(host) (a bind mount; on Fargate, on the task's
+        ephemeral storage), named C(writable-) and the path, mounted read-write at that path.
+      - A path is absolute, or starts with C($NAME/) (or C(${NAME}/)) for a path under the value
+        of O(container)'s plain variable C(NAME) after C(env.json) and O(environment) are merged,
+        for example C($DAGSTER_HOME/storage). A variable the container does not set, a value that
+        is not absolute, a relative path or C(/) are refused before any AWS call.
+      - A path the container already mounts keeps the definition's own mount point.
+    type: list
+    elements: str
+    default: []
   environment:
     description:
       - Extra plain variables of O(container), as a dictionary of name and value, merged last,
@@ -187,8 +225,9 @@ options:
     elements: str
   variables:
     description:
-      - For messages, the caller's name of O(cpu), O(memory) and O(known_parameters), for example
-        C(cpu=ecs_taskdefs_web_cpu), so that a refusal names the variable to fix.
+      - For messages, the caller's name of O(cpu), O(memory), O(known_parameters), O(log_mode),
+        O(log_max_buffer_size) and O(writable_paths), for example C(cpu=ecs_taskdefs_web_cpu), so
+        that a refusal names the variable to fix.
     type: dict
     default: {}
   validate_only:
@@ -659,6 +698,10 @@ def render(module):
             env_source=env_source,
             known_parameters=params["known_parameters"],
             labels=params["variables"],
+            readonly_root_filesystem=params["readonly_root_filesystem"],
+            writable_paths=params["writable_paths"],
+            log_mode=params["log_mode"],
+            log_max_buffer_size=params["log_max_buffer_size"],
         )
     except TaskDefinitionError as e:
         _refuse(module, e)
@@ -839,6 +882,10 @@ def main():
         log_configuration=dict(type="dict"),
         log_group=dict(type="str"),
         log_stream_prefix=dict(type="str"),
+        log_mode=dict(type="str"),
+        log_max_buffer_size=dict(type="str"),
+        readonly_root_filesystem=dict(type="bool"),
+        writable_paths=dict(type="list", elements="str", default=[]),
         environment=dict(type="dict"),
         reuse=dict(type="list", elements="str", default=[]),
         validate_only=dict(type="bool", default=False),

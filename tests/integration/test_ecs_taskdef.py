@@ -216,3 +216,41 @@ def test_the_plan_names_the_revision_a_run_registers_over_a_hand_registered_one(
     assert run.changed and run.result["revision"] == plan["revision"], run.output
     assert run.result["arn"] == plan["arn"]
     assert revisions(ecs, name) == [1, 2, 4]
+
+
+def test_read_only_root_writable_volumes_and_log_delivery_as_registered(run_task, run_check, ecs):
+    """What moto stores and describes for the read-only root, its task-local volumes and the log
+    delivery options compares equal to the rendering: a rerun registers nothing."""
+    name = family()
+    hardened = args(
+        name,
+        container="asset-manager-web",
+        readonly_root_filesystem=True,
+        writable_paths=["$DAGSTER_HOME/storage", "/tmp"],
+        log_mode="non-blocking",
+        log_max_buffer_size="25m",
+    )
+    first = run_task(MODULE, hardened)
+    assert first.changed and first.result["revision"] == 1, first.output
+    described = ecs.describe_task_definition(taskDefinition=f"{name}:1")["taskDefinition"]
+    container = described["containerDefinitions"][0]
+    assert container["readonlyRootFilesystem"] is True
+    mounts = {m["containerPath"]: m for m in container["mountPoints"]}
+    assert sorted(mounts) == ["/opt/dagster/dagster_home/storage", "/tmp"]
+    assert all(m["readOnly"] is False for m in mounts.values())
+    volumes = {v["name"]: v for v in described["volumes"]}
+    assert sorted(volumes) == sorted(m["sourceVolume"] for m in mounts.values())
+    # Task-local: no host path, no EFS or Docker volume.
+    assert all(not v.get("host", {}).get("sourcePath") for v in volumes.values())
+    assert all("efsVolumeConfiguration" not in v for v in volumes.values())
+    options = container["logConfiguration"]["options"]
+    assert (options["mode"], options["max-buffer-size"]) == ("non-blocking", "25m")
+
+    rerun = run_task(MODULE, hardened)
+    assert not rerun.failed and not rerun.changed, rerun.output
+    assert revisions(ecs, name) == [1]
+
+    writable_root = run_check(MODULE, {**hardened, "readonly_root_filesystem": False})
+    assert writable_root["changed"] and writable_root["revision"] == 2, writable_root["_output"]
+    assert "volumes" in writable_root["changes"]
+    assert revisions(ecs, name) == [1]

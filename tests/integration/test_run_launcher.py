@@ -325,6 +325,48 @@ def test_the_run_revision_logs_to_the_runs_log_group(launched, boto3_client):
     assert [g["logGroupName"] for g in groups["logGroups"]] == [RUNS_LOG_GROUP]
 
 
+def writable_mounts(definition: dict, name: str) -> dict:
+    """{containerPath: volume} of a container's read-write mounts of the task's own volumes."""
+    volumes = {v["name"]: v for v in definition.get("volumes", [])}
+    mounts = {}
+    for mount in container(definition, name).get("mountPoints", []):
+        volume = volumes[mount["sourceVolume"]]
+        assert not volume.get("host", {}).get("sourcePath"), volume  # task-local, no host path
+        assert mount.get("readOnly") is not True, mount
+        mounts[mount["containerPath"]] = mount["sourceVolume"]
+    return mounts
+
+
+def test_the_run_revision_is_read_only_with_the_daemons_writable_volumes(
+    launched, stack, boto3_client
+):
+    """The revision RunTask starts has a read-only root and the writable directories Dagster
+    needs, the daemon's own among them, and logs without blocking the run."""
+    ecs = boto3_client("ecs")
+    request = run_task_request(launched)
+    run = ecs.describe_task_definition(taskDefinition=request["taskDefinition"])["taskDefinition"]
+    service = ecs.describe_services(cluster=CLUSTER, services=[DAEMON])["services"][0]
+    daemon = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])[
+        "taskDefinition"
+    ]
+    home = launched["env"]["DAGSTER_HOME"]
+    for definition, name in ((run, RUN_CONTAINER), (daemon, DAEMON)):
+        assert container(definition, name)["readonlyRootFilesystem"] is True, name
+        assert sorted(writable_mounts(definition, name)) == sorted(
+            [
+                f"{home}/storage",
+                f"{home}/logs",
+                f"{home}/.logs_queue",
+                "/tmp",
+                stack["compute_logs"]["config"]["local_dir"],
+            ]
+        ), name
+        options = container(definition, name)["logConfiguration"]["options"]
+        assert (options["mode"], options["max-buffer-size"]) == ("non-blocking", "25m"), name
+    # The launcher overrides the command only: no volume, no writable root of its own.
+    assert set(request["overrides"]["containerOverrides"][0]) == {"name", "command"}
+
+
 def test_the_task_exists_and_the_run_points_to_it(launched, boto3_client):
     from dagster import DagsterRunStatus
 

@@ -179,6 +179,10 @@ def test_storage_compute_logs_and_coordinator(rendered, task_env):
     assert logs["class"] == "S3ComputeLogManager"
     assert logs["config"]["bucket"] == "asset-manager-artifacts"
     assert logs["config"]["prefix"] == "compute-logs"
+    # Staged in a writable volume of the read-only containers (ecs_taskdefs_writable_paths gets it).
+    assert logs["config"]["local_dir"] == "/opt/dagster/compute_logs"
+    # Telemetry would write ~/.dagster, outside every writable volume.
+    assert data["telemetry"] == {"enabled": False}
     assert data["run_coordinator"]["class"] == "QueuedRunCoordinator"
     validate(directory)
 

@@ -723,3 +723,70 @@ def test_secrets_must_name_a_known_parameter_or_an_arn():
     assert "(ssm_params_extra_parameters)" in message and "arn:aws:secretsmanager" not in message
     # Not given: not checked.
     assert render(cpu="1024", memory="2048")
+
+
+def test_defaults_of_the_read_only_root_and_its_volumes_compare_equal_stated_or_not():
+    """AWS may state readonlyRootFilesystem false, a mount point's readOnly false, a volume's empty
+    host and configuredAtLaunch false; registered without them, the definition is the same."""
+    bare = {
+        "family": "f",
+        "volumes": [{"name": "writable-tmp"}],
+        "containerDefinitions": [
+            {
+                "name": "c",
+                "image": "i",
+                "mountPoints": [{"sourceVolume": "writable-tmp", "containerPath": "/tmp"}],
+            }
+        ],
+    }
+    stated = copy.deepcopy(bare)
+    stated["volumes"][0].update(host={}, configuredAtLaunch=False)
+    stated["containerDefinitions"][0]["readonlyRootFilesystem"] = False
+    stated["containerDefinitions"][0]["mountPoints"][0]["readOnly"] = False
+    assert normalise_task_definition(stated) == normalise_task_definition(bare)
+    # The values that are not the defaults still count.
+    for change in (
+        lambda d: d["containerDefinitions"][0].update(readonlyRootFilesystem=True),
+        lambda d: d["containerDefinitions"][0]["mountPoints"][0].update(readOnly=True),
+        lambda d: d["volumes"][0].update(configuredAtLaunch=True),
+    ):
+        changed = copy.deepcopy(bare)
+        change(changed)
+        assert diff_task_definitions(
+            normalise_task_definition(bare), normalise_task_definition(changed)
+        )
+
+
+def test_writable_volume_names_are_ones_ecs_accepts():
+    assert taskdef.writable_volume_name("/opt/dagster/dagster_home/.logs_queue") == (
+        "writable-opt-dagster-dagster_home--logs_queue"
+    )
+    long_path = "/" + "/".join(["directory"] * 40)
+    name = taskdef.writable_volume_name(long_path)
+    assert len(name) == 255 and name != taskdef.writable_volume_name(long_path + "x")
+    assert all(c.isalnum() or c in "-_" for c in name)
+
+
+def test_a_volume_name_the_definition_uses_already_is_refused():
+    definition = {
+        "family": "f",
+        "volumes": [{"name": "writable-tmp", "host": {"sourcePath": "/var/tmp"}}],
+        "containerDefinitions": [{"name": "c", "image": "i"}],
+    }
+    with pytest.raises(TaskDefinitionError, match="'writable-tmp', is already a volume"):
+        render_task_definition(
+            definition, "f", container="c", readonly_root_filesystem=True, writable_paths=["/tmp"]
+        )
+
+
+def test_writable_paths_are_ignored_without_a_read_only_root_and_never_mutate_the_input():
+    definition = {"family": "f", "containerDefinitions": [{"name": "c", "image": "i"}]}
+    source = copy.deepcopy(definition)
+    rendered = render_task_definition(
+        definition, "f", container="c", readonly_root_filesystem=None, writable_paths=["/tmp"]
+    )
+    assert "volumes" not in rendered and "mountPoints" not in rendered["containerDefinitions"][0]
+    render_task_definition(
+        definition, "f", container="c", readonly_root_filesystem=True, writable_paths=["/tmp"]
+    )
+    assert definition == source

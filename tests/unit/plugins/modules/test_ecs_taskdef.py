@@ -676,3 +676,231 @@ def test_a_refused_register_fails_at_once(ecs):
     stubber.add_client_error("register_task_definition", "ClientException", "bad image")
     with pytest.raises(Failed, match="Failed to register a new revision"):
         run_module(ecs_taskdef, params(cpu="512"), client)
+
+
+# ------------------------------------------------- read-only root filesystem and log delivery
+
+DAGSTER_HOME = "/opt/dagster/dagster_home"
+HARDENED = {
+    "container": "asset-manager-web",
+    "log_group": "fulcrum/asset-manager/web",
+    "log_stream_prefix": "web",
+    "log_mode": "non-blocking",
+    "log_max_buffer_size": "25m",
+    "readonly_root_filesystem": True,
+    "writable_paths": ["$DAGSTER_HOME/storage", "${DAGSTER_HOME}/logs/", "/tmp", "/tmp"],
+    "variables": {
+        "log_mode": "ecs_taskdefs_log_mode",
+        "log_max_buffer_size": "ecs_taskdefs_log_max_buffer_size",
+        "writable_paths": "ecs_taskdefs_writable_paths",
+    },
+}
+WRITABLE = {
+    f"{DAGSTER_HOME}/logs": "writable-opt-dagster-dagster_home-logs",
+    f"{DAGSTER_HOME}/storage": "writable-opt-dagster-dagster_home-storage",
+    "/tmp": "writable-tmp",
+}
+
+
+def test_read_only_root_gets_a_task_local_volume_per_writable_path_sidecars_left_alone():
+    definition, containers = rendered(definition=with_sidecar(), **HARDENED)
+    web, sidecar = containers["asset-manager-web"], containers["log-router"]
+    assert web["readonlyRootFilesystem"] is True
+    # $DAGSTER_HOME is env.json's value; duplicates and a trailing slash collapse to one mount.
+    assert {m["containerPath"]: m["sourceVolume"] for m in web["mountPoints"]} == WRITABLE
+    assert all(m["readOnly"] is False for m in web["mountPoints"])
+    # Bind mounts without host: on Fargate, the task's own ephemeral storage.
+    assert definition["volumes"] == [{"name": name} for name in sorted(WRITABLE.values())]
+    assert "readonlyRootFilesystem" not in sidecar and sidecar["mountPoints"] == []
+
+
+def test_writable_paths_follow_the_containers_dagster_home():
+    env = {"environment": [{"name": "DAGSTER_HOME", "value": "/app/home"}]}
+    _definition, containers = rendered(env_file=env, **HARDENED)
+    paths = {m["containerPath"] for m in containers["asset-manager-web"]["mountPoints"]}
+    assert paths == {"/app/home/storage", "/app/home/logs", "/tmp"}
+
+
+def test_a_writable_root_gets_no_volumes():
+    definition, containers = rendered(**{**HARDENED, "readonly_root_filesystem": False})
+    web = containers["asset-manager-web"]
+    # false is ECS's default, so the normal form leaves it out, as a described revision may.
+    assert "readonlyRootFilesystem" not in web
+    assert web["mountPoints"] == [] and definition["volumes"] == []
+
+
+def test_a_path_the_definition_already_mounts_keeps_its_mount():
+    definition = app_definition()
+    definition["volumes"] = [{"name": "scratch"}]
+    definition["containerDefinitions"][0]["mountPoints"] = [
+        {"sourceVolume": "scratch", "containerPath": "/tmp/"}
+    ]
+    result, containers = rendered(definition=definition, **HARDENED)
+    mounts = {
+        m["containerPath"]: m["sourceVolume"]
+        for m in containers["asset-manager-web"]["mountPoints"]
+    }
+    assert mounts["/tmp/"] == "scratch" and "/tmp" not in mounts
+    assert "writable-tmp" not in [v["name"] for v in result["volumes"]]
+
+
+@pytest.mark.parametrize(
+    ("paths", "env", "expected"),
+    [
+        (
+            ["$DAGSTER_CACHE/x"],
+            None,
+            "under $DAGSTER_CACHE, which container 'asset-manager-web' sets not at all",
+        ),
+        (
+            ["$DAGSTER_PG_PASSWORD/x"],
+            None,
+            "under $DAGSTER_PG_PASSWORD, which container 'asset-manager-web' sets as a secret only",
+        ),
+        (
+            ["$DAGSTER_HOME/x"],
+            {"environment": [{"name": "DAGSTER_HOME", "value": "home"}]},
+            "'home'",
+        ),
+        (["tmp"], None, "tmp is not an absolute path"),
+        (["/"], None, "/ is the root directory"),
+        (["/tmp/.."], None, "/tmp/.. is the root directory"),
+    ],
+)
+def test_bad_writable_paths_are_refused_naming_the_variable(paths, env, expected):
+    overrides = {**HARDENED, "writable_paths": paths}
+    if env is not None:
+        overrides["env_file"] = env
+    msg = fail({**params(**overrides), "validate_only": True})["msg"]
+    assert msg.startswith("ecs_taskdefs_writable_paths: ") and expected in msg
+    assert "Nothing was written to AWS" in msg
+
+
+def test_log_delivery_options_join_the_awslogs_options():
+    _definition, containers = rendered(**HARDENED)
+    assert containers["asset-manager-web"]["logConfiguration"]["options"] == {
+        "awslogs-group": "fulcrum/asset-manager/web",
+        "awslogs-region": "us-west-1",
+        "awslogs-stream-prefix": "web",
+        "mode": "non-blocking",
+        "max-buffer-size": "25m",
+    }
+    _definition, containers = rendered(
+        **{**HARDENED, "log_mode": "blocking", "log_max_buffer_size": ""}
+    )
+    options = containers["asset-manager-web"]["logConfiguration"]["options"]
+    assert options["mode"] == "blocking" and "max-buffer-size" not in options
+
+
+@pytest.mark.parametrize(
+    ("mode", "size", "expected"),
+    [
+        ("nonblocking", "25m", "ecs_taskdefs_log_mode 'nonblocking' is not a log delivery mode"),
+        (
+            "blocking",
+            "25m",
+            "ecs_taskdefs_log_max_buffer_size (25m) applies only with ecs_taskdefs_log_mode "
+            "non-blocking",
+        ),
+        ("", "25m", "applies only with ecs_taskdefs_log_mode non-blocking (got none)"),
+        ("non-blocking", "lots", "ecs_taskdefs_log_max_buffer_size 'lots' is not a buffer size"),
+        ("non-blocking", "0m", "ecs_taskdefs_log_max_buffer_size '0m' is not a buffer size"),
+    ],
+)
+def test_bad_log_delivery_is_refused_naming_the_variable(mode, size, expected):
+    args = params(**{**HARDENED, "log_mode": mode, "log_max_buffer_size": size})
+    msg = fail({**args, "validate_only": True})["msg"]
+    assert expected in msg and "Nothing was written to AWS" in msg
+
+
+def test_log_delivery_applies_to_the_definitions_own_log_configuration_and_needs_one():
+    without_group = {**HARDENED, "log_group": None, "log_stream_prefix": None}
+    _definition, containers = rendered(**without_group)
+    assert containers["asset-manager-web"]["logConfiguration"]["options"] == {
+        "awslogs-group": "/ecs/asset_manager/web",
+        "awslogs-region": "us-west-1",
+        "mode": "non-blocking",
+        "max-buffer-size": "25m",
+    }
+    definition = app_definition()
+    del definition["containerDefinitions"][0]["logConfiguration"]
+    args = params(definition=definition, **without_group)
+    msg = fail({**args, "validate_only": True})["msg"]
+    assert "ecs_taskdefs_log_mode sets how container 'asset-manager-web' delivers" in msg
+
+
+def hardened_description(revision=3, *, read_only_stated=True, volume_extras=True):
+    """DescribeTaskDefinition of what HARDENED registers, with the content tag of this module,
+    as AWS may describe it: mount points with readOnly stated, volumes with an empty host and
+    configuredAtLaunch false (or without them)."""
+    response = copy.deepcopy(_aws_description(revision, "1024"))
+    container = response["taskDefinition"]["containerDefinitions"][0]
+    container["readonlyRootFilesystem"] = True
+    container["mountPoints"] = [
+        {
+            "sourceVolume": name,
+            "containerPath": path,
+            **({"readOnly": False} if read_only_stated else {}),
+        }
+        for path, name in sorted(WRITABLE.items(), reverse=True)
+    ]
+    container["logConfiguration"] = {
+        "logDriver": "awslogs",
+        "options": {
+            "max-buffer-size": "25m",
+            "awslogs-stream-prefix": "web",
+            "awslogs-group": "fulcrum/asset-manager/web",
+            "mode": "non-blocking",
+            "awslogs-region": "us-west-1",
+        },
+        "secretOptions": [],
+    }
+    response["taskDefinition"]["volumes"] = [
+        {"name": name, **({"host": {}, "configuredAtLaunch": False} if volume_extras else {})}
+        for name in WRITABLE.values()
+    ]
+    fields, _container_fields = ecs_taskdef.register_fields()
+    normal = normalise_task_definition(response["taskDefinition"], fields)
+    response["tags"].append(
+        {"key": ecs_taskdef.CONTENT_TAG, "value": ecs_taskdef.content_digest(normal)}
+    )
+    return response
+
+
+@pytest.mark.parametrize(("read_only_stated", "volume_extras"), [(True, True), (False, False)])
+def test_a_rerun_with_the_new_settings_registers_nothing(ecs, read_only_stated, volume_extras):
+    client, stubber = ecs
+    stubber.add_response(
+        "list_task_definitions",
+        {"taskDefinitionArns": [f"{ARN}:3"]},
+        {"familyPrefix": FAMILY, "status": "ACTIVE", "sort": "DESC", "maxResults": 1},
+    )
+    stubber.add_response(
+        "describe_task_definition",
+        hardened_description(read_only_stated=read_only_stated, volume_extras=volume_extras),
+        {"taskDefinition": f"{ARN}:3", "include": ["TAGS"]},
+    )
+    result = run_module(ecs_taskdef, params(**HARDENED), client)
+    assert result["changed"] is False and result["changes"] == [] and result["drift"] == {}
+
+
+def test_turning_the_read_only_root_off_registers_a_revision_without_the_volumes(ecs):
+    client, stubber = ecs
+    stubber.add_response(
+        "list_task_definitions",
+        {"taskDefinitionArns": [f"{ARN}:3"]},
+        {"familyPrefix": FAMILY, "status": "ACTIVE", "sort": "DESC", "maxResults": 1},
+    )
+    stubber.add_response(
+        "describe_task_definition",
+        hardened_description(),
+        {"taskDefinition": f"{ARN}:3", "include": ["TAGS"]},
+    )
+    stubber.add_response("register_task_definition", aws_description(4), ANY_REGISTER)
+    result = run_module(
+        ecs_taskdef, params(**{**HARDENED, "readonly_root_filesystem": False}), client
+    )
+    assert result["changed"] is True
+    assert "volumes" in result["changes"]
+    assert "containerDefinitions[asset-manager-web].readonlyRootFilesystem" in result["changes"]
+    assert "containerDefinitions[asset-manager-web].mountPoints" in result["changes"]
