@@ -1,0 +1,254 @@
+"""Secure and observable by default (issue 14): the bucket's versioning, lifecycle rules and ELB
+log delivery grant, the KMS keys of bucket and log groups, and the load balancer's web ACL, each
+read back from the emulator after a run.
+
+The storage runs use their own bucket and log group names (`--tags storage` of site.yml), so the
+other files' stacks never see them. The web ACL is tested on a load balancer of its own, through
+the module the alb_oidc role runs (moto answers WAFv2's association calls).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+BUCKET = "security-test-bucket"
+LOGS = "security-test"
+ACCOUNT = "123456789012"  # moto's
+# us-west-1 is older than August 2022: its ELB account writes the logs (AWS's documented list).
+ELB_ACCOUNT = "027434742980"
+GRANT = {
+    "Sid": "AllowELBAccessLogDelivery",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{ELB_ACCOUNT}:root"},
+    "Action": "s3:PutObject",
+    "Resource": f"arn:aws:s3:::{BUCKET}/alb/AWSLogs/{ACCOUNT}/*",
+}
+RULES = [
+    {
+        "ID": "compute-logs",
+        "Status": "Enabled",
+        "Filter": {"Prefix": "compute-logs/"},
+        "Expiration": {"Days": 90},
+    },
+    {
+        "ID": "noncurrent-versions",
+        "Status": "Enabled",
+        "Filter": {},
+        "Expiration": {"ExpiredObjectDeleteMarker": True},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+    },
+]
+T_BUCKET = "Ensure the artifacts bucket is private, encrypted and TLS-only"
+T_LOGS = "Ensure the log groups exist with their retention"
+JSON = {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
+
+
+def storage(run_site, *extra, bucket=BUCKET, logs=LOGS):
+    """`site.yml --tags storage` on this file's names; returns ({task: result}, recap)."""
+    proc = run_site(
+        "--tags",
+        "storage",
+        "-e",
+        json.dumps(
+            {"asset_manager_artifacts_bucket": bucket, "asset_manager_log_group_prefix": logs}
+        ),
+        *extra,
+        env=JSON,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    report = json.loads(proc.stdout[proc.stdout.index("{") :])
+    tasks = {}
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            tasks[task["task"]["name"].split(" : ", 1)[-1]] = task["hosts"].get("localhost", {})
+    return tasks, report["stats"]["localhost"]
+
+
+def policy(s3, bucket=BUCKET):
+    return json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+
+
+def statements(s3):
+    return {s["Sid"]: s for s in policy(s3)["Statement"]}
+
+
+def rules(s3):
+    found = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
+    return sorted(found, key=lambda rule: rule["ID"])
+
+
+ACCESS_LOGS = ("-e", "alb_oidc_access_logs_enabled=true")
+
+
+@pytest.fixture(scope="module")
+def s3(boto3_client):
+    return boto3_client("s3")
+
+
+@pytest.fixture(scope="module")
+def deployed(seeded, run_site, s3):
+    """The bucket deployed with ALB access logs on, as inventories/prod has them."""
+    _tasks, stats = storage(run_site, *ACCESS_LOGS)
+    assert stats["changed"] >= 2, stats  # the bucket and the log groups
+    return s3
+
+
+def test_the_bucket_is_versioned_with_its_lifecycle_rules(deployed):
+    assert deployed.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+    assert rules(deployed) == RULES
+
+
+def test_the_policy_grants_elb_log_delivery_and_denies_plain_http(deployed):
+    found = statements(deployed)
+    assert set(found) == {"AllowELBAccessLogDelivery", "DenyInsecureTransport"}
+    assert found["AllowELBAccessLogDelivery"] == GRANT
+    assert found["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_a_rerun_keeps_the_grant_and_changes_nothing(deployed, run_site):
+    _tasks, stats = storage(run_site, *ACCESS_LOGS)
+    assert stats["changed"] == 0, stats
+    assert statements(deployed)["AllowELBAccessLogDelivery"] == GRANT
+
+
+def test_a_lifecycle_change_is_planned_with_its_diff_then_made(deployed, run_site):
+    shorter = ("-e", "storage_compute_logs_expiration_days=30")
+    tasks, stats = storage(run_site, *ACCESS_LOGS, *shorter, "--check", "--diff")
+    result = tasks[T_BUCKET]
+    assert result["changed"] and result["changes"] == ["lifecycle_rules"], result
+    before, after = result["diff"]["before"], result["diff"]["after"]
+    assert before["lifecycle_rules"][0]["Expiration"] == {"Days": 90}
+    assert after["lifecycle_rules"][0]["Expiration"] == {"Days": 30}
+    assert stats["changed"] == 1, stats
+    assert rules(deployed) == RULES, "check mode wrote the lifecycle"
+
+    storage(run_site, *ACCESS_LOGS, *shorter)
+    assert rules(deployed)[0]["Expiration"] == {"Days": 30}
+    storage(run_site, *ACCESS_LOGS)
+    assert rules(deployed) == RULES
+
+
+def test_a_grant_removed_by_hand_is_planned_and_restored(deployed, run_site):
+    tls_only = {**policy(deployed)}
+    tls_only["Statement"] = [s for s in tls_only["Statement"] if s["Sid"] != GRANT["Sid"]]
+    deployed.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(tls_only))
+
+    tasks, _stats = storage(run_site, *ACCESS_LOGS, "--check", "--diff")
+    result = tasks[T_BUCKET]
+    assert result["changes"] == ["policy"], result
+    assert GRANT in result["diff"]["after"]["policy"]["Statement"]
+    assert GRANT not in result["diff"]["before"]["policy"]["Statement"]
+
+    storage(run_site, *ACCESS_LOGS)
+    assert statements(deployed)["AllowELBAccessLogDelivery"] == GRANT
+
+
+def test_without_access_logs_the_policy_is_tls_only(deployed, run_site):
+    """Rendered from what the stack needs: the grant goes with the logs (and comes back after)."""
+    storage(run_site)
+    assert set(statements(deployed)) == {"DenyInsecureTransport"}
+    storage(run_site, *ACCESS_LOGS)
+    assert statements(deployed)["AllowELBAccessLogDelivery"] == GRANT
+
+
+def test_kms_keys_for_bucket_and_log_groups(seeded, run_site, boto3_client):
+    key = boto3_client("kms").create_key(Description="issue 14 test")["KeyMetadata"]["Arn"]
+    names = ("-e", json.dumps({"storage_bucket_kms_key_id": key, "storage_log_kms_key_id": key}))
+    other = {"bucket": "security-test-kms", "logs": "security-test-kms"}
+    _tasks, stats = storage(run_site, *names, **other)
+    assert stats["changed"] >= 2, stats
+
+    rule = boto3_client("s3").get_bucket_encryption(Bucket=other["bucket"])[
+        "ServerSideEncryptionConfiguration"
+    ]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": key,
+    }
+    assert rule["BucketKeyEnabled"] is True
+    groups = boto3_client("logs").describe_log_groups(logGroupNamePrefix="security-test-kms/")
+    assert {g["logGroupName"]: g.get("kmsKeyId") for g in groups["logGroups"]} == {
+        f"security-test-kms/{name}": key for name in ("web", "daemon", "runs")
+    }
+
+    tasks, stats = storage(run_site, *names, "--check", "--diff", **other)
+    assert stats["changed"] == 0, (stats, tasks[T_BUCKET], tasks[T_LOGS])
+
+
+# ---- the web ACL ----------------------------------------------------------------------------
+
+ALB = "security-test-alb"
+MODULE = "leverslabs.asset_manager.alb_load_balancer"
+
+
+@pytest.fixture(scope="module")
+def web_acls(boto3_client):
+    waf = boto3_client("wafv2")
+
+    def make(name):
+        return waf.create_web_acl(
+            Name=name,
+            Scope="REGIONAL",
+            DefaultAction={"Allow": {}},
+            VisibilityConfig={
+                "SampledRequestsEnabled": False,
+                "CloudWatchMetricsEnabled": False,
+                "MetricName": name,
+            },
+        )["Summary"]["ARN"]
+
+    return make("security-test-acl"), make("security-test-other-acl")
+
+
+@pytest.fixture(scope="module")
+def balancer_args(seeded, boto3_client):
+    subnets = boto3_client("ec2").describe_subnets(
+        Filters=[{"Name": "tag:Type", "Values": ["public"]}]
+    )["Subnets"]
+    yield {"name": ALB, "subnets": [s["SubnetId"] for s in subnets]}
+    elbv2 = boto3_client("elbv2")
+    for found in elbv2.describe_load_balancers(Names=[ALB])["LoadBalancers"]:
+        elbv2.delete_load_balancer(LoadBalancerArn=found["LoadBalancerArn"])
+
+
+def associated(boto3_client):
+    arn = boto3_client("elbv2").describe_load_balancers(Names=[ALB])["LoadBalancers"][0][
+        "LoadBalancerArn"
+    ]
+    return (
+        boto3_client("wafv2").get_web_acl_for_resource(ResourceArn=arn).get("WebACL") or {}
+    ).get("ARN")
+
+
+def test_the_web_acl_is_associated_by_arn_and_idempotent(
+    run_task, balancer_args, web_acls, boto3_client
+):
+    acl, other = web_acls
+    created = run_task(MODULE, {**balancer_args, "web_acl_arn": acl})
+    assert created.changed and not created.failed, created.output[-3000:]
+    assert associated(boto3_client) == acl
+
+    again = run_task(MODULE, {**balancer_args, "web_acl_arn": acl})
+    assert not again.changed and not again.failed, again.result
+
+    plan = run_task(MODULE, {**balancer_args, "web_acl_arn": other}, check=True, diff=True)
+    assert plan.result["changes"] == ["web_acl_arn"]
+    assert plan.result["diff"]["before"]["web_acl_arn"] == acl
+    assert plan.result["diff"]["after"]["web_acl_arn"] == other
+    assert associated(boto3_client) == acl, "check mode associated the web ACL"
+
+    # Straight from one web ACL to another is AssociateWebACL alone, which replaces the association
+    # on AWS; moto 5.2.5 keeps both and answers the first (the unit tests cover the replacement).
+    assert run_task(MODULE, {**balancer_args, "web_acl_arn": ""}).changed
+    assert associated(boto3_client) is None
+    assert run_task(MODULE, {**balancer_args, "web_acl_arn": other}).changed
+    assert associated(boto3_client) == other
+
+
+def test_a_web_acl_that_does_not_exist_fails_naming_it(run_task, balancer_args, web_acls):
+    missing = web_acls[0].rsplit("/", 2)[0] + "/no-such-acl/00000000-0000-0000-0000-000000000000"
+    failed = run_task(MODULE, {**balancer_args, "web_acl_arn": missing})
+    assert failed.failed, failed.result
+    assert f"web_acl_arn {missing} names no web ACL" in failed.result["msg"]
