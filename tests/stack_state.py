@@ -31,7 +31,7 @@ BUCKET_READS = (
 )
 
 
-def _read(call, **kwargs):
+def read(call, **kwargs):
     """A read's answer without its metadata, or the error code when there is nothing to read."""
     try:
         answer = call(**kwargs)
@@ -99,7 +99,7 @@ def snapshot(endpoint: str) -> dict:
 
     s3 = client("s3")
     shape["buckets"] = sorted(
-        (b["Name"], *(_digest(_read(getattr(s3, call), Bucket=b["Name"])) for call in BUCKET_READS))
+        (b["Name"], *(_digest(read(getattr(s3, call), Bucket=b["Name"])) for call in BUCKET_READS))
         for b in s3.list_buckets()["Buckets"]
         if _ours(b["Name"])
     )

@@ -6,8 +6,9 @@ of the emulator).
    changes nothing (same ids, revisions, parameter versions), the stack equals the one a clean
    deploy builds, and the teardown leaves the emulator as seeded.
 2. A deploy killed (the whole process tree, SIGKILL) right after the emulator applied a create and
-   before its answer arrived, at two points, with lost responses on the creates that must absorb
-   them: the next run converges, with no duplicate anywhere.
+   before its answer arrived, at three points (KILLS), with lost responses on the creates that
+   must absorb them: right after each kill nothing is weaker than AWS's defaults or in use
+   half-made (weaknesses), and the next run converges, with no duplicate anywhere.
 
 The clean deploy and the interrupted one run on a private emulator, in a background thread,
 while the first test uses the session's: the machine has two cores and each deploy takes most of
@@ -38,8 +39,10 @@ from ansible_collections.leverslabs.asset_manager.tests.harness import (
     running_emulator,
 )
 from ansible_collections.leverslabs.asset_manager.tests.stack_state import (
+    NAME,
     REGION,
     differences,
+    read,
     snapshot,
 )
 
@@ -68,8 +71,9 @@ SEEDS = [int(s) for s in os.environ.get("ASSET_MANAGER_FAULT_SEEDS", "1").split(
 # second ALB of the same name and a second listener on the same port where AWS returns the first
 # (moto 5.2.5 compares the name and the port with ARNs); RegisterTaskDefinition, which registers
 # a second revision (test_a_lost_register_answer_registers_one_revision).
+BUCKET = "asset-manager-artifacts"
 ABSORBED = (
-    "s3:PUT /asset-manager-artifacts",  # CreateBucket, then the bucket's settings
+    f"s3:PUT /{BUCKET}",  # CreateBucket, then the bucket's settings
     "PutRetentionPolicy",
     "ModifyLoadBalancerAttributes",
     "PutRolePolicy",
@@ -179,25 +183,76 @@ class PrivateEmulator:
         self._running.close()
 
 
+# What each interrupted run of _interrupted_deploy is killed right after (the emulator applied it,
+# its answer not yet arrived): the first security group, the bucket, the first task definition.
+KILLS = ("CreateSecurityGroup", f"PUT /{BUCKET}", "RegisterTaskDefinition")
+ENFORCED = {"ObjectOwnership": "BucketOwnerEnforced"}
+
+
+def weaknesses(endpoint: str) -> list[str]:
+    """What of the stack in the emulator is weaker than a finished deploy leaves it, in a way
+    that matters now: the bucket without the protections AWS gives every new bucket (public
+    access block, default encryption, ACLs off), and a security group with AWS's default
+    allow-all egress that a load balancer or a service already uses."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+    s3, ec2, elbv2, ecs = (session.client(s, endpoint_url=endpoint)
+                           for s in ("s3", "ec2", "elbv2", "ecs"))  # fmt: skip
+    found = []
+    if any(b["Name"] == BUCKET for b in s3.list_buckets()["Buckets"]):
+        block = read(s3.get_public_access_block, Bucket=BUCKET)
+        if not all(block.get("PublicAccessBlockConfiguration", {"unset": False}).values()):
+            found.append(f"bucket public access block: {block}")
+        if "ServerSideEncryptionConfiguration" not in read(s3.get_bucket_encryption, Bucket=BUCKET):
+            found.append("bucket without default encryption")
+        ownership = read(s3.get_bucket_ownership_controls, Bucket=BUCKET)
+        if ownership != {"OwnershipControls": {"Rules": [ENFORCED]}}:
+            found.append(f"bucket ownership: {ownership}")
+    used = {g for b in elbv2.describe_load_balancers()["LoadBalancers"]
+            for g in b.get("SecurityGroups", [])}  # fmt: skip
+    listed = ecs.list_services(cluster=NAME)["serviceArns"]
+    services = ecs.describe_services(cluster=NAME, services=listed)["services"] if listed else []
+    for service in services:
+        vpc = service.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
+        used.update(vpc.get("securityGroups", []))
+    for group in ec2.describe_security_groups()["SecurityGroups"]:
+        allow_all = any(
+            rule["IpProtocol"] == "-1" and {"CidrIp": "0.0.0.0/0"} in rule.get("IpRanges", [])
+            for rule in group.get("IpPermissionsEgress", [])
+        )
+        if group["GroupName"].startswith(NAME) and allow_all and group["GroupId"] in used:
+            found.append(f"{group['GroupName']} in use with allow-all egress")
+    return found
+
+
 def _interrupted_deploy(endpoint: str) -> dict:
-    """Three runs through a proxy at 20 % refused requests: killed right after the emulator
-    created the ALB's security group; killed right after it registered the first task definition
-    (the first answer of each ABSORBED create lost before that); then to the end (the remaining
-    ABSORBED answers lost). The next run after each kill must carry on from what is there."""
-    runs = []
-    plan = [("CreateSecurityGroup", 11), ("RegisterTaskDefinition", 12), (None, 13)]
+    """Four runs through a proxy at 20 % refused requests: one killed right after each of KILLS
+    (the first answer of each ABSORBED create lost on the way), then one to the end. After each
+    kill the partial stack is read for weaknesses; the next run must carry on from what is
+    there."""
+    runs, partial = [], []
+    plan = [(KILLS[0], 11), (KILLS[1], 14), (KILLS[2], 12), (None, 13)]
     script = {operation: ["lost"] for operation in ABSORBED}
+    # The bucket's first request is its CreateBucket, which the second run is killed after: lose
+    # the answer of the next one.
+    script[f"s3:PUT /{BUCKET}"] = [None, "lost"]
     with FaultProxy(endpoint, seed=11, script=script, **FAULTS) as proxy:
         for kill_after, seed in plan:
             proxy.plan.seed = seed
             runs.append(deploy(proxy.url, proxy=proxy, kill_after=kill_after))
+            if kill_after:
+                partial.append((kill_after, weaknesses(endpoint)))
         lost = sorted(
             f"{row['service']}:{row['operation']}"
             for row in proxy.plan.stats()["by_operation"]
             if row["kind"] == "lost"
         )
         unused = proxy.plan.unused_script()
-    return {"runs": runs, "lost": lost, "unused": unused, "snapshot": snapshot(endpoint)}
+    return {"runs": runs, "partial": partial, "lost": lost, "unused": unused,
+            "snapshot": snapshot(endpoint)}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -282,10 +337,12 @@ def test_a_deploy_a_rerun_and_a_teardown_converge_at_20_percent_faults(
 def test_an_interrupted_deploy_converges_without_duplicates(private_lane):
     reference = private_lane["reference"].result(timeout=600)["snapshot"]
     result = private_lane["interrupted"].result(timeout=900)
-    killed_sg, killed_taskdef, last = result["runs"]
-    for run in (killed_sg, killed_taskdef):
+    *killed, last = result["runs"]
+    for run in killed:
         assert run.killed and run.rc == -signal.SIGKILL, run.tail()
     assert last.killed is None and last.rc == 0, last.tail()
+    # Right after each create, nothing is weaker than AWS's own defaults or in use half-made.
+    assert result["partial"] == [(kill, []) for kill in KILLS]
     # Every absorbed create had its first answer lost somewhere in the three runs.
     assert result["unused"] == {}, result["lost"]
     assert differences(result["snapshot"]["shape"], reference["shape"]) == {}
