@@ -80,37 +80,37 @@ release-local: venv link emulator-start
 summary:
 	$(BIN)/ansible-playbook -i inventories/local playbooks/summary.yml
 
-# Lint, pytest and molecule side by side, each printing its output when it ends. Molecule is the
-# longest chain (its scenarios share one stack, in order), so lint and pytest run at a lower
+# Lint, pytest and molecule side by side, each printing its output and its time when it ends.
+# pytest is the longest chain (about 20 minutes on two cores), so lint and molecule run at a lower
 # priority and take the CPU it leaves.
 test: venv link docker-check
-	$(MAKE) --no-print-directory -j3 --output-sync=target lint unit molecule NICE="nice -n 10"
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint unit molecule LOW="nice -n 10"
 
 lint: venv link changelog-lint sanity
-	$(NICE) $(BIN)/ruff check .
-	$(NICE) $(BIN)/ruff format --check .
-	$(NICE) $(BIN)/ansible-lint
+	$(LOW) $(BIN)/ruff check .
+	$(LOW) $(BIN)/ruff format --check .
+	$(LOW) $(BIN)/ansible-lint
 
 # Every change adds a fragment under changelogs/fragments/ (README.md, "Changelog").
 changelog-lint: venv
-	$(NICE) $(BIN)/antsibull-changelog lint
-	$(NICE) $(BIN)/antsibull-changelog lint-changelog-yaml --strict changelogs/changelog.yaml
+	$(LOW) $(BIN)/antsibull-changelog lint
+	$(LOW) $(BIN)/antsibull-changelog lint-changelog-yaml --strict changelogs/changelog.yaml
 
 # Two workers, a test file each at a time; each worker starts its own emulator. (Three took as long
 # on two cores, 22:02 against 22:20, with more CPU time.)
 unit: venv link
-	$(NICE) $(BIN)/pytest -q -n 2 --dist loadfile tests
+	@TIMEFORMAT='$@: %0R s'; time $(BIN)/pytest -q -n 2 --dist loadfile tests
 
 # ansible-test sanity (shellcheck included) from a copy of the collection in the collection tree
 # ansible-test needs, offline, all under .cache/ansible-test (scripts/sanity.sh says how and why).
 # `scripts/sanity.sh units` runs ansible-test units the same way.
 sanity: venv
-	$(NICE) scripts/sanity.sh sanity
+	@TIMEFORMAT='$@: %0R s'; time $(LOW) scripts/sanity.sh sanity
 
 # Molecule starts its own emulator on a free port (extensions/molecule/shared/create.yml).
 molecule: venv link
 	ASSET_MANAGER_TEST_PORT=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
-	  $(BIN)/molecule test --all
+	  bash -c "TIMEFORMAT='$@: %0R s'; time $(LOW) $(BIN)/molecule test --all"
 
 build: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path .cache/build
