@@ -127,6 +127,51 @@ CASES = [
         ["alb_oidc_rule_priority", "1 to 50000"],
     ),
     (
+        "compute log expiry 0 days",
+        "site.yml",
+        extra(storage_compute_logs_expiration_days=0),
+        ["storage_compute_logs_expiration_days", "1 or more days", "(got 0)"],
+    ),
+    (
+        "old version expiry below 1 day",
+        "site.yml",
+        extra(storage_noncurrent_version_expiration_days=-3),
+        ["storage_noncurrent_version_expiration_days", "1 or more days", "(got -3)"],
+    ),
+    (
+        "log group KMS key as an alias",
+        "site.yml",
+        extra(storage_log_kms_key_id="alias/logs"),
+        ["storage_log_kms_key_id", "'alias/logs'", "ARN of a KMS key", "us-west-1"],
+    ),
+    (
+        "bucket KMS key of another region",
+        "site.yml",
+        extra(storage_bucket_kms_key_id="arn:aws:kms:us-east-1:123456789012:key/1234abcd"),
+        ["storage_bucket_kms_key_id", "ARN of a KMS key in asset_manager_region us-west-1"],
+    ),
+    (
+        "SSE-KMS bucket with access logs into it",
+        "site.yml",
+        extra(
+            alb_oidc_access_logs_enabled=True,
+            storage_bucket_kms_key_id="arn:aws:kms:us-west-1:123456789012:key/1234abcd",
+        ),
+        ["alb_oidc_access_logs_enabled", "AES256", "storage_bucket_kms_key_id"],
+    ),
+    (
+        "access log prefix with AWSLogs",
+        "site.yml",
+        extra(alb_oidc_access_logs_enabled=True, alb_oidc_access_logs_prefix="alb/AWSLogs"),
+        ["alb_oidc_access_logs_prefix", "'alb/AWSLogs'", "must not contain AWSLogs"],
+    ),
+    (
+        "web ACL that is not an ARN",
+        "site.yml",
+        extra(alb_oidc_web_acl_arn="asset-manager-acl"),
+        ["alb_oidc_web_acl_arn", "'asset-manager-acl'", "regional WAFv2 web ACL"],
+    ),
+    (
         "web count past the maximum",
         "playbooks/scale.yml",
         extra(scale_web_count=1000000),
@@ -208,6 +253,34 @@ CASES = [
         ["asset_manager_web_port", "1 to 65535"],
     ),
     (
+        "Postgres port out of range",
+        "site.yml",
+        extra(asset_manager_pg_port=70000),
+        ["asset_manager_pg_port must be a port number, 1 to 65535 (got 70000)"],
+    ),
+    (
+        "Postgres port under its old name",
+        "site.yml",
+        extra(ssm_params_pg_port="6543"),
+        ["ssm_params_pg_port is now asset_manager_pg_port", "(got 6543)"],
+    ),
+    (
+        "services egress without the Postgres port",
+        "site.yml",
+        extra(
+            asset_manager_pg_port=6543,
+            network_security_services_egress=[
+                {
+                    "proto": "tcp",
+                    "ports": [443, "5000-6000"],
+                    "cidr_ip": ["0.0.0.0/0"],
+                    "rule_desc": "HTTPS",
+                }
+            ],
+        ),
+        ["network_security_services_egress has no TCP rule to asset_manager_pg_port (6543)"],
+    ),
+    (
         "IAM policy past IAM's size",
         "site.yml",
         # One statement of 11,000 characters: past IAM's 10,240 for a role's inline policies.
@@ -268,14 +341,14 @@ def test_bad_input_is_refused_before_any_write(
     assert after == before, differences(before, after)
 
 
-def rule_calls(run_site, emulator, *args) -> list[str]:
+def rule_calls(run_site, emulator, *args, tags="network_security") -> list[str]:
     """The security group rule writes (Authorize*, Revoke*), in the order the emulator applied
-    them, of a `site.yml --tags network_security` run through a recording proxy."""
+    them, of a `site.yml --tags <tags>` run through a recording proxy."""
     calls = []
     with FaultProxy(emulator, rate=0) as proxy:
         proxy.on_forwarded = lambda service, operation, status: calls.append(operation)
         endpoint = {"AWS_ENDPOINT_URL": proxy.url, "ASSET_MANAGER_ENDPOINT_URL": proxy.url}
-        proc = run_site("--tags", "network_security", *args, env=endpoint)
+        proc = run_site("--tags", tags, *args, env=endpoint)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     return [c for c in calls if c.startswith(("Authorize", "Revoke")) and "SecurityGroup" in c]
 
@@ -301,5 +374,40 @@ def test_a_new_ingress_cidr_is_authorized_before_the_old_one_is_revoked(
     )
     ec2.revoke_security_group_ingress(
         GroupId=group["GroupId"], IpPermissions=changed["IpPermissions"]
+    )
+    assert snapshot(emulator)["shape"]["security_group_rules"] == before
+
+
+def test_the_postgres_port_moves_the_egress_and_the_parameter_together(
+    stack, run_site, emulator, boto3_client
+):
+    """asset_manager_pg_port is the one source: the services group's egress and DAGSTER_PG_PORT
+    follow it in one run, the new egress authorized before the old one is revoked."""
+    ec2, ssm = boto3_client("ec2"), boto3_client("ssm")
+    [group] = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["asset-manager-services-sg"]}]
+    )["SecurityGroups"]
+    before = snapshot(emulator)["shape"]["security_group_rules"]
+    calls = rule_calls(
+        run_site, emulator, *extra(asset_manager_pg_port=6543), tags="network_security,ssm_params"
+    )
+    assert calls == ["AuthorizeSecurityGroupEgress", "RevokeSecurityGroupEgress"], calls
+    [changed] = ec2.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"]
+    ports = sorted(p["FromPort"] for p in changed["IpPermissionsEgress"])
+    assert ports == [80, 443, 6543], changed["IpPermissionsEgress"]
+    assert all(p["FromPort"] == p["ToPort"] for p in changed["IpPermissionsEgress"])
+    parameter = ssm.get_parameter(Name="/asset-manager/DAGSTER_PG_PORT")["Parameter"]
+    assert parameter["Value"] == "6543"
+    # The deployed values back, with boto3 (a run would take as long again).
+    ec2.authorize_security_group_egress(
+        GroupId=group["GroupId"],
+        IpPermissions=[p for p in group["IpPermissionsEgress"] if p["FromPort"] == 5432],
+    )
+    ec2.revoke_security_group_egress(
+        GroupId=group["GroupId"],
+        IpPermissions=[p for p in changed["IpPermissionsEgress"] if p["FromPort"] == 6543],
+    )
+    ssm.put_parameter(
+        Name="/asset-manager/DAGSTER_PG_PORT", Value="5432", Type="String", Overwrite=True
     )
     assert snapshot(emulator)["shape"]["security_group_rules"] == before

@@ -132,6 +132,8 @@ def bucket(setting):
             for g in a.s3.get_bucket_acl(Bucket=BUCKET)["Grants"]
         ),
         "tags": lambda a: a.s3.get_bucket_tagging(Bucket=BUCKET)["TagSet"],
+        "versioning": lambda a: a.s3.get_bucket_versioning(Bucket=BUCKET).get("Status"),
+        "lifecycle": lambda a: a.s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"],
     }
     return lambda a: _missing(lambda: calls[setting](a))
 
@@ -636,6 +638,18 @@ DRIFTS = [
         changed_field("tags", "ManagedBy", before=None, after="leverslabs.asset_manager"),
     ),
     Drift(
+        "bucket lifecycle rules deleted",
+        1,
+        T_BUCKET,
+        lambda a: a.s3.delete_bucket_lifecycle(Bucket=BUCKET),
+        bucket("lifecycle"),
+        lambda b, a: (
+            b.get("lifecycle_rules") is None
+            and [r["ID"] for r in a.get("lifecycle_rules") or []]
+            == ["compute-logs", "noncurrent-versions"]
+        ),
+    ),
+    Drift(
         "runs log group deleted",
         1,
         T_LOGS,
@@ -831,6 +845,16 @@ DRIFTS = [
         changed_field("encryption", "sse_algorithm", before="aws:kms", after="AES256"),
     ),
     Drift(
+        "bucket versioning suspended",
+        2,
+        T_BUCKET,
+        lambda a: a.s3.put_bucket_versioning(
+            Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"}
+        ),
+        bucket("versioning"),
+        changed_field("versioning", before="Suspended", after="Enabled"),
+    ),
+    Drift(
         "bucket ACLs on again and public-read",
         2,
         T_BUCKET,
@@ -900,6 +924,26 @@ DRIFTS = [
         lambda b, a: (
             "-1" in protocols(b.get("ip_permissions_egress"))
             and "-1" not in protocols(a.get("ip_permissions_egress"))
+        ),
+    ),
+    Drift(
+        "services security group admits all TCP from itself again (0.1.0's rule)",
+        2,
+        T_SERVICES_SG,
+        lambda a: a.ec2.authorize_security_group_ingress(
+            GroupId=a.group(SERVICES_SG)["GroupId"],
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 0,
+                    "ToPort": 65535,
+                    "UserIdGroupPairs": [{"GroupId": a.group(SERVICES_SG)["GroupId"]}],
+                }
+            ],
+        ),
+        rules(SERVICES_SG),
+        lambda b, a: (
+            0 in ports(b.get("ip_permissions")) and 0 not in ports(a.get("ip_permissions"))
         ),
     ),
     Drift(
