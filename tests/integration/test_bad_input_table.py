@@ -253,6 +253,21 @@ CASES = [
         ["asset_manager_web_port", "1 to 65535"],
     ),
     (
+        "log buffer size with blocking delivery",
+        "site.yml",
+        extra(ecs_taskdefs_log_mode="blocking"),
+        [
+            "ecs_taskdefs_log_max_buffer_size (25m) applies only with ecs_taskdefs_log_mode "
+            "non-blocking (got blocking)"
+        ],
+    ),
+    (
+        "writable directory that is not absolute",
+        "site.yml",
+        extra(ecs_taskdefs_writable_paths=["$DAGSTER_HOME/storage", "scratch"]),
+        ["ecs_taskdefs_writable_paths", "scratch is not an absolute path"],
+    ),
+    (
         "Postgres port out of range",
         "site.yml",
         extra(asset_manager_pg_port=70000),
