@@ -178,14 +178,28 @@ def test_task_definitions_registered_with_env_secrets_logs_and_roles(deployed, c
         main = container(definition, component)
         # By digest: the tag was resolved once, so the revision names exactly one image.
         assert main["image"] == f"{IMAGE}@{deployed['digest']}"
+        # Delivered without blocking the container, within a bounded buffer.
         assert main["logConfiguration"] == {
             "logDriver": "awslogs",
             "options": {
                 "awslogs-group": LOG_GROUPS[component],
                 "awslogs-region": REGION,
                 "awslogs-stream-prefix": component,
+                "mode": "non-blocking",
+                "max-buffer-size": "25m",
             },
         }
+        # Read-only root: Dagster writes to task-local volumes only, under env.json's DAGSTER_HOME.
+        assert main["readonlyRootFilesystem"] is True
+        home = "/opt/dagster/dagster_home"
+        mounts = {m["containerPath"]: m["sourceVolume"] for m in main["mountPoints"]}
+        assert sorted(mounts) == sorted(
+            [f"{home}/storage", f"{home}/logs", f"{home}/.logs_queue", "/tmp"]
+            + ["/opt/dagster/compute_logs"]
+        )
+        volumes = {v["name"]: v for v in definition["volumes"]}
+        assert sorted(volumes) == sorted(mounts.values())
+        assert not any(v.get("host", {}).get("sourcePath") for v in volumes.values())
         plain = {e["name"]: e["value"] for e in main["environment"]}
         secrets = {s["name"]: s["valueFrom"] for s in main["secrets"]}
         assert plain["DAGSTER_HOME"] == "/opt/dagster/dagster_home"
