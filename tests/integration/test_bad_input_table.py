@@ -172,6 +172,18 @@ CASES = [
         ["alb_oidc_web_acl_arn", "'asset-manager-acl'", "regional WAFv2 web ACL"],
     ),
     (
+        "alarm topic that is not an SNS topic ARN",
+        "site.yml",
+        extra(alarms_sns_topic_arn="asset-manager-ops"),
+        ["alarms_sns_topic_arn", "'asset-manager-ops'", "ARN of a standard SNS topic", "us-west-1"],
+    ),
+    (
+        "alarm period under a minute",
+        "site.yml",
+        extra(alarms_period=30),
+        ["alarms_period", "multiple of 60 seconds (got 30)"],
+    ),
+    (
         "web count past the maximum",
         "playbooks/scale.yml",
         extra(scale_web_count=1000000),
