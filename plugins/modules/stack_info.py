@@ -89,7 +89,7 @@ options:
   parameter_path:
     description:
       - An SSM path (such as V(/asset-manager)) whose parameters to list, recursively, by name
-        relative to it (part C(parameters)). Names only: no value is read.
+        relative to it (part C(parameters)). Names only; no value is read.
     type: str
   require:
     description:
