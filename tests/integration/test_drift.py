@@ -64,7 +64,8 @@ class Aws:
     repair may recreate them under a new ARN)."""
 
     def __init__(self, client):
-        for service in ("s3", "ec2", "elbv2", "logs", "ssm", "iam", "ecs", "route53", "acm"):
+        for service in ("s3", "ec2", "elbv2", "logs", "ssm", "iam", "ecs", "route53", "acm",
+                        "cloudwatch"):  # fmt: skip
             setattr(self, service, client(service))
 
     def group(self, name):
@@ -1410,3 +1411,62 @@ def test_a_round_plans_nothing_else_writes_nothing_and_shows_no_secret(rounds, n
     assert reported <= expected, reported - expected
     for secret in SECRETS:
         assert secret not in outcome.plan_output, f"the plan shows {secret}"
+
+
+# ---- the scanner's controls ---------------------------------------------------------------
+# What a scanner such as prowler checks on the stack's resources, read from the deployed stack
+# (after the rounds: repaired, so as deployed). Each row: (control, passes(aws)).
+
+
+def _containers(aws):
+    families = ("asset-manager-run", WEB, DAEMON)
+    definitions = [aws.ecs.describe_task_definition(taskDefinition=f)["taskDefinition"]
+                   for f in families]  # fmt: skip
+    return [c for d in definitions for c in d["containerDefinitions"]]
+
+
+def _grants_elb(aws):
+    policy = json.loads(aws.s3.get_bucket_policy(Bucket=BUCKET)["Policy"])
+    return any("AWSLogs" in json.dumps(s.get("Resource")) for s in policy["Statement"])
+
+
+def _access_logs_on(aws):
+    attributes = aws.elbv2.describe_load_balancer_attributes(
+        LoadBalancerArn=aws.balancer()["LoadBalancerArn"]
+    )["Attributes"]
+    return {a["Key"]: a["Value"] for a in attributes}["access_logs.s3.enabled"] == "true"
+
+
+ALARMS = (f"{DAEMON}-not-one-task", f"{WEB}-below-desired", f"{TARGET_GROUP}-unhealthy-hosts",
+          f"{ALB}-elb-5xx", f"{TARGET_GROUP}-target-5xx")  # fmt: skip
+CONTROLS = [
+    ("containers have a read-only root filesystem",
+     lambda a: all(c.get("readonlyRootFilesystem") for c in _containers(a))),
+    ("awslogs delivery is non-blocking, with a buffer",
+     lambda a: all(c["logConfiguration"]["options"].get("mode") == "non-blocking"
+                   and c["logConfiguration"]["options"].get("max-buffer-size")
+                   for c in _containers(a))),
+    ("the bucket is versioned",
+     lambda a: a.s3.get_bucket_versioning(Bucket=BUCKET).get("Status") == "Enabled"),
+    ("the bucket has enabled lifecycle rules, noncurrent versions expire",
+     lambda a: any(r["Status"] == "Enabled" and "NoncurrentVersionExpiration" in r
+                   for r in a.s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"])),
+    ("the bucket grants ELB log delivery exactly when the ALB's access logs are on",
+     lambda a: _grants_elb(a) == _access_logs_on(a)),
+    ("the ALB drops invalid header fields", lambda a: {
+        x["Key"]: x["Value"] for x in a.elbv2.describe_load_balancer_attributes(
+            LoadBalancerArn=a.balancer()["LoadBalancerArn"])["Attributes"]
+    }["routing.http.drop_invalid_header_fields.enabled"] == "true"),
+    ("the services group's egress carries only declared ports",
+     lambda a: all(p["IpProtocol"] != "-1" for p in a.group(SERVICES_SG)["IpPermissionsEgress"])),
+    ("an alarm watches each of the daemon, the web tasks, the targets and 5xx answers",
+     lambda a: sorted(x["AlarmName"] for x in a.cloudwatch.describe_alarms(
+         AlarmNamePrefix="asset-manager-")["MetricAlarms"]) == sorted(ALARMS)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("control", CONTROLS, ids=[c[0] for c in CONTROLS])
+def test_the_deployed_stack_passes_the_scanners_controls(rounds, aws, control):
+    rounds(2)  # the last round has repaired the stack: what a deploy leaves
+    _name, passes = control
+    assert passes(aws)
