@@ -1,8 +1,8 @@
 """Counts the tasks a run executed (not skipped), and how many of them are bookkeeping.
 
     ANSIBLE_STDOUT_CALLBACK=ansible.posix.json ansible-playbook ... | python count_tasks.py
-Bookkeeping: tasks that make no AWS call (assert, set_fact, debug, includes, argument specs, and
-the offline validate_only check of ecs_taskdef).
+Bookkeeping: tasks that make no AWS call (assert, set_fact, debug, includes, argument specs, the
+roles' role_check, and the offline validate_only check of ecs_taskdef).
 """
 
 import json
@@ -17,6 +17,7 @@ BOOKKEEPING = {
     "include_role",
     "include_vars",
     "validate_argument_spec",
+    "role_check",
     "meta",
 }
 
