@@ -1097,6 +1097,93 @@ def patch_new_buckets_have_aws_defaults() -> None:
     backend.create_bucket = create_bucket
 
 
+# The ELB accounts that write ALB access logs, for the Regions the tests deploy to (ELB's user
+# guide, "Enable access logs for your Application Load Balancer", step 2). Elsewhere this emulator
+# accepts only the log delivery service principal.
+ELB_LOG_DELIVERY_ACCOUNTS = {"us-east-1": "127311923021", "us-west-1": "027434742980"}
+ELB_LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
+
+
+def _elb_may_write(policy: bytes | None, region: str, partition: str, key_arn: str) -> bool:
+    """Whether a bucket policy allows ELB's log delivery to put the object ``key_arn``."""
+    import fnmatch
+
+    try:
+        statements = json.loads(policy or b"{}").get("Statement", [])
+    except ValueError:
+        return False
+    account = ELB_LOG_DELIVERY_ACCOUNTS.get(region)
+    writers = {f"arn:{partition}:iam::{account}:root", account} if account else set()
+
+    def listed(value):
+        return value if isinstance(value, list) else [value]
+
+    for statement in listed(statements):
+        principal = statement.get("Principal") or {}
+        services = listed(principal.get("Service", []))
+        accounts = set(listed(principal.get("AWS", [])))
+        named = accounts & writers or ELB_LOG_DELIVERY_SERVICE in services
+        actions = {a.lower() for a in listed(statement.get("Action", []))}
+        if (
+            statement.get("Effect") == "Allow"
+            and named
+            and actions & {"s3:putobject", "s3:*", "*"}
+            and any(fnmatch.fnmatchcase(key_arn, r) for r in listed(statement.get("Resource", [])))
+        ):
+            return True
+    return False
+
+
+def patch_alb_access_logs_need_the_bucket_grant() -> None:
+    """AWS turns an ALB's access logs on only when ELB can write to the bucket: it puts a test
+    object, ELBAccessLogTestFile, under <prefix>/AWSLogs/<account>/, and
+    ModifyLoadBalancerAttributes fails with InvalidConfigurationRequest "Access Denied for
+    bucket: <bucket>. Please check S3bucket permission" when the bucket policy does not grant
+    the Region's ELB log delivery s3:PutObject there, or when the bucket's default encryption is
+    SSE-KMS, which ELB does not support (ELB User Guide, "Access logs for your Application Load
+    Balancer", "Troubleshoot access logs"). moto accepts any bucket, even none.
+
+    So a bucket policy that drops the ELB grant works on moto and breaks access logs on AWS. Here
+    the attribute change is refused as on AWS, and the test object is written when it succeeds.
+    """
+    from moto.elbv2 import models
+    from moto.s3.exceptions import MissingBucket
+    from moto.s3.models import s3_backends
+
+    original = models.ELBv2Backend.modify_load_balancer_attributes
+
+    def modify_load_balancer_attributes(self, arn, attrs):
+        balancer = self.load_balancers.get(arn)
+        merged = {**(balancer.attrs if balancer is not None else {}), **attrs}
+        if balancer is None or merged.get("access_logs.s3.enabled") != "true":
+            return original(self, arn, attrs)
+        name = merged.get("access_logs.s3.bucket", "")
+        prefix = merged.get("access_logs.s3.prefix", "")
+        partition = arn.split(":")[1]
+        s3 = s3_backends[self.account_id][partition]
+        try:
+            bucket = s3.get_bucket(name)
+        except MissingBucket:
+            raise models.RESTError(
+                "InvalidConfigurationRequest", f"The specified bucket does not exist: {name}"
+            ) from None
+        key = f"{prefix + '/' if prefix else ''}AWSLogs/{self.account_id}/ELBAccessLogTestFile"
+        rule = (bucket.encryption or {}).get("Rule", {})
+        algorithm = rule.get("ApplyServerSideEncryptionByDefault", {})
+        if algorithm.get("SSEAlgorithm") not in (None, "AES256") or not _elb_may_write(
+            bucket.policy, self.region_name, partition, f"arn:{partition}:s3:::{name}/{key}"
+        ):
+            raise models.RESTError(
+                "InvalidConfigurationRequest",
+                f"Access Denied for bucket: {name}. Please check S3bucket permission",
+            )
+        result = original(self, arn, attrs)
+        s3.put_object(name, key, b"Enable AWS ELB access logs\n")
+        return result
+
+    models.ELBv2Backend.modify_load_balancer_attributes = modify_load_balancer_attributes
+
+
 PATCHES = (
     patch_oidc_client_secret_write_only,
     patch_alb_default_attributes,
@@ -1119,6 +1206,7 @@ PATCHES = (
     patch_s3_acls_go_off_only_when_private,
     patch_rule_description_updates_return_true,
     patch_new_buckets_have_aws_defaults,
+    patch_alb_access_logs_need_the_bucket_grant,
 )
 
 

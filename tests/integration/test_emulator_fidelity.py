@@ -949,3 +949,58 @@ def test_new_buckets_have_aws_defaults(boto3_client):
     }
     for bucket in ("fidelity-defaults", "fidelity-writer"):
         s3.delete_bucket(Bucket=bucket)
+
+
+def test_alb_access_logs_need_the_bucket_grant(boto3_client, network):
+    elbv2, s3 = boto3_client("elbv2"), boto3_client("s3")
+    arn = elbv2.create_load_balancer(
+        Name="fidelity-logged", Subnets=network["subnets"], SecurityGroups=[network["group"]]
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+    account = arn.split(":")[4]
+
+    def enable(bucket):
+        elbv2.modify_load_balancer_attributes(
+            LoadBalancerArn=arn,
+            Attributes=[
+                {"Key": "access_logs.s3.enabled", "Value": "true"},
+                {"Key": "access_logs.s3.bucket", "Value": bucket},
+                {"Key": "access_logs.s3.prefix", "Value": "alb"},
+            ],
+        )
+
+    with pytest.raises(botocore.exceptions.ClientError, match="bucket does not exist"):
+        enable("fidelity-no-such-bucket")
+    s3.create_bucket(
+        Bucket="fidelity-logs", CreateBucketConfiguration={"LocationConstraint": "us-west-1"}
+    )
+    denied = "Access Denied for bucket: fidelity-logs"
+    with pytest.raises(botocore.exceptions.ClientError, match=denied):
+        enable("fidelity-logs")
+    grant = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::027434742980:root"},  # us-west-1's ELB account
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::fidelity-logs/other/AWSLogs/{account}/*",
+    }
+    s3.put_bucket_policy(Bucket="fidelity-logs", Policy=json.dumps({"Statement": [grant]}))
+    with pytest.raises(botocore.exceptions.ClientError, match="Access Denied"):  # another prefix
+        enable("fidelity-logs")
+    grant["Resource"] = f"arn:aws:s3:::fidelity-logs/alb/AWSLogs/{account}/*"
+    s3.put_bucket_policy(Bucket="fidelity-logs", Policy=json.dumps({"Statement": [grant]}))
+    s3.put_bucket_encryption(
+        Bucket="fidelity-logs",
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+        },
+    )
+    with pytest.raises(botocore.exceptions.ClientError, match="Access Denied"):  # SSE-KMS
+        enable("fidelity-logs")
+    s3.delete_bucket_encryption(Bucket="fidelity-logs")
+    enable("fidelity-logs")
+    attributes = {
+        a["Key"]: a["Value"]
+        for a in elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+    }
+    assert attributes["access_logs.s3.enabled"] == "true"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="fidelity-logs")["Contents"]]
+    assert keys == [f"alb/AWSLogs/{account}/ELBAccessLogTestFile"]
