@@ -167,6 +167,17 @@ def test_a_threshold_change_is_planned_with_a_diff_and_not_written(
     assert alarms(cloudwatch) == before
 
 
+def test_the_summary_lists_each_alarm_and_its_state(stack, run_site, cloudwatch):
+    cloudwatch.set_alarm_state(
+        AlarmName=NAMES["elb_5xx"], StateValue="ALARM", StateReason="fidelity: 5xx answers"
+    )
+    proc = run_site(playbook="playbooks/summary.yml")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    line = re.sub(r"\s+", " ", proc.stdout.split("Alarms: ", 1)[1].split("'", 1)[0])
+    states = dict(entry.rsplit(" ", 1) for entry in line.strip().split(", "))
+    assert states == {name: "ALARM" if key == "elb_5xx" else "OK" for key, name in NAMES.items()}
+
+
 def test_absent_deletes_the_alarms(stack, run_site, cloudwatch):
     proc = run_site("--tags", "alarms", "-e", "alarms_state=absent")
     assert proc.returncode == 0, proc.stdout[-4000:]
