@@ -1120,6 +1120,8 @@ def _elb_may_write(policy: bytes | None, region: str, partition: str, key_arn: s
 
     for statement in listed(statements):
         principal = statement.get("Principal") or {}
+        if not isinstance(principal, dict):  # "*": anyone, ELB included
+            principal = {"AWS": principal, "Service": ELB_LOG_DELIVERY_SERVICE}
         services = listed(principal.get("Service", []))
         accounts = set(listed(principal.get("AWS", [])))
         named = accounts & writers or ELB_LOG_DELIVERY_SERVICE in services

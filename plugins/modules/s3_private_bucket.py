@@ -12,8 +12,8 @@ description:
   - Creates an S3 bucket, or converges an existing one, so that it is private (all four settings
     of its public access block on), has ACLs disabled (object ownership C(BucketOwnerEnforced)),
     is encrypted by default as O(encryption) says, has exactly the bucket policy O(policy),
-    versioning as O(versioning) says, exactly the lifecycle rules O(lifecycle_rules) and the
-    tags O(tags).
+    versioning as O(versioning) says, exactly the lifecycle rules O(lifecycle_rules), server
+    access logging as O(server_access_logging) says and the tags O(tags).
   - Unlike M(amazon.aws.s3_bucket), which has no check mode, the module reads every setting it
     manages (one call each) in check mode as in a real run, reports exactly what it would change
     in RV(changes) and, in diff mode, shows each of them before and after. Check mode never
@@ -24,7 +24,7 @@ description:
   - The bucket's ACL must grant nothing to anyone but its owner; grants beyond the owner appear
     in the diff as C(acl_grants) and the ACL is reset to C(private), before the object ownership
     is written, since AWS refuses to turn ACLs off while the ACL grants more.
-  - Settings the module does not manage (logging, replication, MFA delete, ...), and those whose
+  - Settings the module does not manage (replication, MFA delete, object lock, ...), and those whose
     option is omitted, are neither read nor changed. Deleting a bucket and its objects is
     M(amazon.aws.s3_bucket)'s job.
 options:
@@ -63,6 +63,20 @@ options:
       - Every rule needs a unique C(ID); AWS validates the rest when the rules are written.
     type: list
     elements: dict
+  server_access_logging:
+    description:
+      - S3 server access logging of the bucket's requests into C(target_bucket) (another bucket,
+        whose owner lets the S3 logging service write there), under C(target_prefix).
+      - V({}) (or an empty C(target_bucket)) turns logging off. Omitted, logging is not managed.
+    type: dict
+    suboptions:
+      target_bucket:
+        description: The bucket the logs go to.
+        type: str
+      target_prefix:
+        description: The key prefix of the log objects in C(target_bucket).
+        type: str
+        default: ""
   policy:
     description:
       - The bucket policy, as a JSON document or a dictionary. Compared as a policy (statement
@@ -203,6 +217,7 @@ SETTINGS = (
     "encryption",
     "versioning",
     "lifecycle_rules",
+    "server_access_logging",
     "policy",
     "tags",
 )
@@ -298,6 +313,17 @@ def read_lifecycle_rules(client, name):
     return None if response is None else normalise_rules(response.get("Rules") or [])
 
 
+def read_server_access_logging(client, name):
+    """{"target_bucket", "target_prefix"}, or None when logging is off."""
+    enabled = client.get_bucket_logging(Bucket=name, aws_retry=True).get("LoggingEnabled")
+    if not enabled:
+        return None
+    return {
+        "target_bucket": enabled["TargetBucket"],
+        "target_prefix": enabled.get("TargetPrefix", ""),
+    }
+
+
 def read_policy(client, name):
     response = _read(lambda: client.get_bucket_policy(Bucket=name, aws_retry=True), "policy")
     return None if response is None else json.loads(response["Policy"])
@@ -356,6 +382,16 @@ def write_setting(client, name, setting, value):
             )
         else:
             client.delete_bucket_lifecycle(Bucket=name, aws_retry=True)
+    elif setting == "server_access_logging":
+        status = {}
+        if value:
+            status = {
+                "LoggingEnabled": {
+                    "TargetBucket": value["target_bucket"],
+                    "TargetPrefix": value["target_prefix"],
+                }
+            }
+        client.put_bucket_logging(Bucket=name, BucketLoggingStatus=status, aws_retry=True)
     elif setting == "policy":
         client.put_bucket_policy(Bucket=name, Policy=json.dumps(value), aws_retry=True)
     elif setting == "tags":
@@ -440,6 +476,16 @@ def desired_settings(params):
         if not all(ids) or len(set(ids)) != len(ids):
             raise ValueError(f"lifecycle_rules need a unique, non-empty ID each (got {ids})")
         desired["lifecycle_rules"] = normalise_rules(params["lifecycle_rules"])
+    logging = params.get("server_access_logging")
+    if logging is not None:
+        desired["server_access_logging"] = (
+            {
+                "target_bucket": logging["target_bucket"],
+                "target_prefix": logging["target_prefix"] or "",
+            }
+            if logging.get("target_bucket")
+            else None
+        )
     if params["policy"] is not None:
         policy = params["policy"]
         desired["policy"] = json.loads(policy) if isinstance(policy, str) else policy
@@ -489,6 +535,10 @@ def compare_bucket(desired, current, purge_tags=True):
         after["lifecycle_rules"] = desired["lifecycle_rules"] or None
         if (current.get("lifecycle_rules") or []) != desired["lifecycle_rules"]:
             changes.append("lifecycle_rules")
+    if "server_access_logging" in desired:
+        after["server_access_logging"] = desired["server_access_logging"]
+        if current.get("server_access_logging") != desired["server_access_logging"]:
+            changes.append("server_access_logging")
     if "policy" in desired:
         after["policy"] = desired["policy"]
         if current.get("policy") is None or compare_policies(current["policy"], desired["policy"]):
@@ -526,6 +576,8 @@ def read_bucket(client, name, desired):
         current["versioning"] = read_versioning(client, name)
     if "lifecycle_rules" in desired:
         current["lifecycle_rules"] = read_lifecycle_rules(client, name)
+    if "server_access_logging" in desired:
+        current["server_access_logging"] = read_server_access_logging(client, name)
     if "policy" in desired:
         current["policy"] = read_policy(client, name)
     if "tags" in desired:
@@ -541,6 +593,13 @@ def main():
         bucket_key_enabled=dict(type="bool"),
         versioning=dict(type="bool"),
         lifecycle_rules=dict(type="list", elements="dict"),
+        server_access_logging=dict(
+            type="dict",
+            options=dict(
+                target_bucket=dict(type="str"),
+                target_prefix=dict(type="str", default=""),
+            ),
+        ),
         policy=dict(type="json"),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),

@@ -982,11 +982,22 @@ def test_alb_access_logs_need_the_bucket_grant(boto3_client, network):
         "Action": "s3:PutObject",
         "Resource": f"arn:aws:s3:::fidelity-logs/other/AWSLogs/{account}/*",
     }
-    s3.put_bucket_policy(Bucket="fidelity-logs", Policy=json.dumps({"Statement": [grant]}))
+    tls_only = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": "arn:aws:s3:::fidelity-logs/*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    s3.put_bucket_policy(
+        Bucket="fidelity-logs", Policy=json.dumps({"Statement": [tls_only, grant]})
+    )
     with pytest.raises(botocore.exceptions.ClientError, match="Access Denied"):  # another prefix
         enable("fidelity-logs")
     grant["Resource"] = f"arn:aws:s3:::fidelity-logs/alb/AWSLogs/{account}/*"
-    s3.put_bucket_policy(Bucket="fidelity-logs", Policy=json.dumps({"Statement": [grant]}))
+    s3.put_bucket_policy(
+        Bucket="fidelity-logs", Policy=json.dumps({"Statement": [tls_only, grant]})
+    )
     s3.put_bucket_encryption(
         Bucket="fidelity-logs",
         ServerSideEncryptionConfiguration={

@@ -252,3 +252,57 @@ def test_a_web_acl_that_does_not_exist_fails_naming_it(run_task, balancer_args, 
     failed = run_task(MODULE, {**balancer_args, "web_acl_arn": missing})
     assert failed.failed, failed.result
     assert f"web_acl_arn {missing} names no web ACL" in failed.result["msg"]
+
+
+def test_the_load_balancer_logs_only_where_the_bucket_grants_elb(deployed, run_task, balancer_args):
+    """The emulator refuses access logs as AWS does unless the policy grants ELB the prefix."""
+    logs = {"access_logs.s3.enabled": True, "access_logs.s3.bucket": BUCKET}
+    elsewhere = run_task(
+        MODULE, {**balancer_args, "attributes": {**logs, "access_logs.s3.prefix": "other"}}
+    )
+    assert elsewhere.failed, elsewhere.result
+    assert f"Access Denied for bucket: {BUCKET}" in elsewhere.result["msg"], elsewhere.result
+
+    granted = {**balancer_args, "attributes": {**logs, "access_logs.s3.prefix": "alb"}}
+    assert run_task(MODULE, granted).changed
+    assert not run_task(MODULE, granted).changed
+    listed = deployed.list_objects_v2(Bucket=BUCKET, Prefix="alb/")["Contents"]
+    assert [o["Key"] for o in listed] == [f"alb/AWSLogs/{ACCOUNT}/ELBAccessLogTestFile"]
+    off = {
+        "access_logs.s3.enabled": False,
+        "access_logs.s3.bucket": "",
+        "access_logs.s3.prefix": "",
+    }
+    assert run_task(MODULE, {**balancer_args, "attributes": off}).changed
+
+
+# ---- S3 server access logging (opt-in) -------------------------------------------------------
+
+ACCESS_LOG_BUCKET = "security-test-s3-access-logs"
+
+
+def test_server_access_logging_goes_to_the_bucket_given_and_off_again(deployed, run_site):
+    deployed.create_bucket(
+        Bucket=ACCESS_LOG_BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-1"}
+    )
+    writer = {
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{ACCESS_LOG_BUCKET}/*",
+    }
+    deployed.put_bucket_policy(Bucket=ACCESS_LOG_BUCKET, Policy=json.dumps({"Statement": [writer]}))
+    on = ("-e", f"storage_server_access_logs_bucket={ACCESS_LOG_BUCKET}")
+    tasks, _stats = storage(run_site, *ACCESS_LOGS, *on, "--check", "--diff")
+    assert tasks[T_BUCKET]["changes"] == ["server_access_logging"], tasks[T_BUCKET]
+    assert "LoggingEnabled" not in deployed.get_bucket_logging(Bucket=BUCKET)
+
+    _tasks, stats = storage(run_site, *ACCESS_LOGS, *on)
+    assert stats["changed"] == 1, stats
+    assert deployed.get_bucket_logging(Bucket=BUCKET)["LoggingEnabled"] == {
+        "TargetBucket": ACCESS_LOG_BUCKET,
+        "TargetPrefix": f"{BUCKET}/",
+    }
+    assert storage(run_site, *ACCESS_LOGS, *on)[1]["changed"] == 0
+    storage(run_site, *ACCESS_LOGS)
+    assert "LoggingEnabled" not in deployed.get_bucket_logging(Bucket=BUCKET)

@@ -75,6 +75,7 @@ def expect_reads(
     grants=None,
     versioning=UNMANAGED,
     lifecycle=UNMANAGED,
+    logging=UNMANAGED,
 ):
     """The reads of a run on an existing bucket, in order; None: AWS has no such configuration,
     UNMANAGED: the run does not read it (its option omitted)."""
@@ -121,6 +122,9 @@ def expect_reads(
         stub.add_response(
             "get_bucket_lifecycle_configuration", {"Rules": lifecycle}, {"Bucket": BUCKET}
         )
+    if logging is not UNMANAGED:
+        answer = {"LoggingEnabled": logging} if logging else {}
+        stub.add_response("get_bucket_logging", answer, {"Bucket": BUCKET})
     if policy is None:
         not_found(client, "get_bucket_policy", "NoSuchBucketPolicy")
     else:
@@ -504,3 +508,51 @@ def test_a_converged_versioned_bucket_with_its_rules_needs_nothing(s3):
 def test_rules_without_a_unique_id_are_refused_before_any_call(rules):
     with pytest.raises(Failed, match="unique, non-empty ID"):
         run_module(m, {"name": BUCKET, "lifecycle_rules": rules})
+
+
+# --- server access logging -----------------------------------------------------------------
+
+LOGS = {"target_bucket": "org-s3-access-logs", "target_prefix": f"{BUCKET}/"}
+LOGGING_ENABLED = {"TargetBucket": "org-s3-access-logs", "TargetPrefix": f"{BUCKET}/"}
+
+
+def test_server_access_logging_is_compared_bucket_and_prefix():
+    wanted = desired(server_access_logging=LOGS)
+    assert m.compare_bucket(wanted, {**converged(), "server_access_logging": dict(LOGS)})[0] == []
+    for current in (None, {**LOGS, "target_prefix": ""}, {**LOGS, "target_bucket": "other"}):
+        changes, after = m.compare_bucket(wanted, {**converged(), "server_access_logging": current})
+        assert changes == ["server_access_logging"], current
+        assert after["server_access_logging"] == LOGS
+    off = desired(server_access_logging={"target_bucket": "", "target_prefix": ""})
+    assert m.compare_bucket(off, {**converged(), "server_access_logging": dict(LOGS)})[0] == [
+        "server_access_logging"
+    ]
+    assert m.compare_bucket(desired(), {**converged(), "server_access_logging": LOGS})[0] == []
+
+
+def test_logging_is_turned_on_before_the_policy_and_planned_with_a_diff(s3):
+    expect_reads(s3, logging=None)
+    plan = run(s3, check_mode=True, diff=True, server_access_logging=LOGS)
+    assert plan["changes"] == ["server_access_logging"]
+    assert plan["diff"]["before"]["server_access_logging"] is None
+    assert plan["diff"]["after"]["server_access_logging"] == LOGS
+    s3.stubber.assert_no_pending_responses()
+
+    expect_reads(s3, logging=None)
+    s3.stubber.add_response(
+        "put_bucket_logging",
+        {},
+        {"Bucket": BUCKET, "BucketLoggingStatus": {"LoggingEnabled": LOGGING_ENABLED}},
+    )
+    assert run(s3, server_access_logging=LOGS)["changes"] == ["server_access_logging"]
+
+
+def test_logging_as_wanted_reads_once_and_writes_nothing(s3):
+    expect_reads(s3, logging=LOGGING_ENABLED)
+    assert run(s3, server_access_logging=LOGS)["changed"] is False
+
+
+def test_logging_off_sends_an_empty_status(s3):
+    expect_reads(s3, logging=LOGGING_ENABLED)
+    s3.stubber.add_response("put_bucket_logging", {}, {"Bucket": BUCKET, "BucketLoggingStatus": {}})
+    assert run(s3, server_access_logging={})["changes"] == ["server_access_logging"]
