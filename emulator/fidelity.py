@@ -1186,6 +1186,42 @@ def patch_alb_access_logs_need_the_bucket_grant() -> None:
     models.ELBv2Backend.modify_load_balancer_attributes = modify_load_balancer_attributes
 
 
+def patch_log_groups_take_a_kms_key_later() -> None:
+    """AWS associates a KMS key with an existing log group (AssociateKmsKey) and removes it
+    (DisassociateKmsKey); DescribeLogGroups then shows kmsKeyId (CloudWatch Logs API Reference).
+    A key that does not exist fails with InvalidParameterException, a group that does not with
+    ResourceNotFoundException. moto implements neither action (HTTP 500).
+
+    So encrypting the log groups of a deployed stack (storage_log_kms_key_id set later) fails on
+    moto and works on AWS. Here both actions behave as on AWS.
+    """
+    from moto.kms.models import kms_backends
+    from moto.logs import responses
+    from moto.logs.exceptions import InvalidParameterException, ResourceNotFoundException
+
+    def key_exists(account, region, arn):
+        return arn.rsplit("/", 1)[-1] in kms_backends[account][region].keys
+
+    def associate_kms_key(self):
+        name, key = self._get_param("logGroupName"), self._get_param("kmsKeyId")
+        if name not in self.logs_backend.groups:
+            raise ResourceNotFoundException()
+        if not key_exists(self.current_account, self.region, key):
+            raise InvalidParameterException(f"Specified KMS key {key} does not exist")
+        self.logs_backend.groups[name].kms_key_id = key
+        return ""
+
+    def disassociate_kms_key(self):
+        name = self._get_param("logGroupName")
+        if name not in self.logs_backend.groups:
+            raise ResourceNotFoundException()
+        self.logs_backend.groups[name].kms_key_id = None
+        return ""
+
+    responses.LogsResponse.associate_kms_key = associate_kms_key
+    responses.LogsResponse.disassociate_kms_key = disassociate_kms_key
+
+
 PATCHES = (
     patch_oidc_client_secret_write_only,
     patch_alb_default_attributes,
@@ -1209,6 +1245,7 @@ PATCHES = (
     patch_rule_description_updates_return_true,
     patch_new_buckets_have_aws_defaults,
     patch_alb_access_logs_need_the_bucket_grant,
+    patch_log_groups_take_a_kms_key_later,
 )
 
 

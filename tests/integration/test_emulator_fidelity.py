@@ -1015,3 +1015,23 @@ def test_alb_access_logs_need_the_bucket_grant(boto3_client, network):
     assert attributes["access_logs.s3.enabled"] == "true"
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="fidelity-logs")["Contents"]]
     assert keys == [f"alb/AWSLogs/{account}/ELBAccessLogTestFile"]
+
+
+def test_log_groups_take_a_kms_key_later(boto3_client):
+    logs = boto3_client("logs")
+    key = boto3_client("kms").create_key(Description="fidelity")["KeyMetadata"]["Arn"]
+    logs.create_log_group(logGroupName="fidelity/kms")
+
+    def described():
+        (group,) = logs.describe_log_groups(logGroupNamePrefix="fidelity/kms")["logGroups"]
+        return group.get("kmsKeyId")
+
+    assert described() is None
+    logs.associate_kms_key(logGroupName="fidelity/kms", kmsKeyId=key)
+    assert described() == key
+    with pytest.raises(botocore.exceptions.ClientError, match="InvalidParameterException"):
+        logs.associate_kms_key(logGroupName="fidelity/kms", kmsKeyId=key[:-4] + "0000")
+    with pytest.raises(botocore.exceptions.ClientError, match="ResourceNotFoundException"):
+        logs.associate_kms_key(logGroupName="fidelity/none", kmsKeyId=key)
+    logs.disassociate_kms_key(logGroupName="fidelity/kms")
+    assert described() is None

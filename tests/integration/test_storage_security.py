@@ -177,6 +177,26 @@ def test_kms_keys_for_bucket_and_log_groups(seeded, run_site, boto3_client):
     assert stats["changed"] == 0, (stats, tasks[T_BUCKET], tasks[T_LOGS])
 
 
+def test_a_key_given_later_is_associated_with_the_existing_log_groups(
+    deployed, run_site, boto3_client
+):
+    logs = boto3_client("logs")
+
+    def keys():
+        groups = logs.describe_log_groups(logGroupNamePrefix=f"{LOGS}/")["logGroups"]
+        return {g["logGroupName"]: g.get("kmsKeyId") for g in groups}
+
+    assert set(keys().values()) == {None}
+    key = boto3_client("kms").create_key(Description="issue 14 later")["KeyMetadata"]["Arn"]
+    later = ("-e", f"storage_log_kms_key_id={key}")
+    tasks, stats = storage(run_site, *ACCESS_LOGS, *later, "--check", "--diff")
+    assert tasks[T_LOGS]["changed"] and set(keys().values()) == {None}, tasks[T_LOGS]
+    _tasks, stats = storage(run_site, *ACCESS_LOGS, *later)
+    assert stats["changed"] == 1, stats
+    assert keys() == {f"{LOGS}/{name}": key for name in ("web", "daemon", "runs")}
+    assert storage(run_site, *ACCESS_LOGS, *later)[1]["changed"] == 0
+
+
 # ---- the web ACL ----------------------------------------------------------------------------
 
 ALB = "security-test-alb"
