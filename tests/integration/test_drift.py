@@ -54,6 +54,8 @@ T_TASKDEFS = "Register the web and daemon task definitions when they changed"
 T_WEB = "Converge the web service behind the target group"
 T_DAEMON = "Converge the daemon service, one task at most"
 T_RECORD = "Ensure the public host name is an alias of the load balancer"
+T_ALARMS = "Ensure the task count, target health and 5xx alarms"
+DAEMON_ALARM, UNHEALTHY_ALARM = f"{DAEMON}-not-one-task", f"{TARGET_GROUP}-unhealthy-hosts"
 
 
 # ---- the emulator, read and changed with boto3 ------------------------------------------------
@@ -583,6 +585,28 @@ def log_field(name, field, before=None, after=None):
     return changed_field(LOGS + name, field, before=before, after=after)
 
 
+def alarm(name, field):
+    def read(a):
+        found = a.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+        return found[0].get(field) if found else None
+
+    return read
+
+
+def edit_alarm(name, **changes):
+    """PutMetricAlarm again with the alarm's own settings and ``changes``, as the console does."""
+
+    def make(a):
+        (found,) = a.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+        keys = ("AlarmName", "AlarmDescription", "ActionsEnabled", "AlarmActions",
+                "OKActions", "MetricName", "Namespace", "Statistic", "Dimensions", "Period",
+                "EvaluationPeriods", "Threshold", "ComparisonOperator",
+                "TreatMissingData")  # fmt: skip
+        a.cloudwatch.put_metric_alarm(**{**{k: found[k] for k in keys if k in found}, **changes})
+
+    return make
+
+
 # ---- the table ----------------------------------------------------------------------------
 
 
@@ -803,6 +827,14 @@ DRIFTS = [
         delete_record,
         record("DNSName"),
         lambda b, a: not b.get("value") and bool(a.get("alias")),
+    ),
+    Drift(
+        "daemon alarm deleted",
+        1,
+        T_ALARMS,
+        lambda a: a.cloudwatch.delete_alarms(AlarmNames=[DAEMON_ALARM]),
+        alarm(DAEMON_ALARM, "AlarmName"),
+        lambda b, a: dig(b, DAEMON_ALARM) is None and dig(a, DAEMON_ALARM) is not None,
     ),
     # Round 2: things changed.
     Drift(
@@ -1283,6 +1315,14 @@ DRIFTS = [
         web_revisions,
         lambda b, a: EVIL_IMAGE in json.dumps(b) and EVIL_IMAGE not in json.dumps(a),
         also=(T_WEB,),  # the web service then moves to the rendered revision
+    ),
+    Drift(
+        "unhealthy hosts alarm's threshold raised by hand",
+        2,
+        T_ALARMS,
+        edit_alarm(UNHEALTHY_ALARM, Threshold=5.0),
+        alarm(UNHEALTHY_ALARM, "Threshold"),
+        changed_field(UNHEALTHY_ALARM, "threshold", before=5.0, after=0.0),
     ),
 ]
 
