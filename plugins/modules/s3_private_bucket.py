@@ -476,7 +476,7 @@ def desired_settings(params):
         if not all(ids) or len(set(ids)) != len(ids):
             raise ValueError(f"lifecycle_rules need a unique, non-empty ID each (got {ids})")
         desired["lifecycle_rules"] = normalise_rules(params["lifecycle_rules"])
-    logging = params.get("server_access_logging")
+    logging = params["server_access_logging"]
     if logging is not None:
         desired["server_access_logging"] = (
             {

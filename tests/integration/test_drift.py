@@ -55,7 +55,9 @@ T_WEB = "Converge the web service behind the target group"
 T_DAEMON = "Converge the daemon service, one task at most"
 T_RECORD = "Ensure the public host name is an alias of the load balancer"
 T_ALARMS = "Ensure the task count, target health and 5xx alarms"
-DAEMON_ALARM, UNHEALTHY_ALARM = f"{DAEMON}-not-one-task", f"{TARGET_GROUP}-unhealthy-hosts"
+ALARMS = (f"{DAEMON}-not-one-task", f"{WEB}-below-desired", f"{TARGET_GROUP}-unhealthy-hosts",
+          f"{ALB}-elb-5xx", f"{TARGET_GROUP}-target-5xx")  # fmt: skip
+DAEMON_ALARM, UNHEALTHY_ALARM = ALARMS[0], ALARMS[2]
 
 
 # ---- the emulator, read and changed with boto3 ------------------------------------------------
@@ -1477,8 +1479,6 @@ def _access_logs_on(aws):
     return {a["Key"]: a["Value"] for a in attributes}["access_logs.s3.enabled"] == "true"
 
 
-ALARMS = (f"{DAEMON}-not-one-task", f"{WEB}-below-desired", f"{TARGET_GROUP}-unhealthy-hosts",
-          f"{ALB}-elb-5xx", f"{TARGET_GROUP}-target-5xx")  # fmt: skip
 CONTROLS = [
     ("containers have a read-only root filesystem",
      lambda a: all(c.get("readonlyRootFilesystem") for c in _containers(a))),

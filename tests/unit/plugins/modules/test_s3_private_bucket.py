@@ -155,6 +155,7 @@ def desired(**params):
             "bucket_key_enabled": None,
             "versioning": None,
             "lifecycle_rules": None,
+            "server_access_logging": None,
             "policy": json.dumps(POLICY),
             "tags": TAGS,
             **params,
