@@ -2,7 +2,9 @@
 and services, notify the SNS topic given, change nothing on a rerun, plan a threshold change
 without writing it, and are deleted by alarms_state=absent.
 
-One deploy for the file (with an SNS topic), then three `--tags alarms` runs; torn down at the
+Container Insights is turned on for the cluster, and left alone when unmanaged.
+
+One deploy for the file (with an SNS topic), then `--tags alarms` runs; torn down at the
 end, so that the session's other test files find the emulator as seeded.
 """
 
@@ -165,6 +167,32 @@ def test_a_threshold_change_is_planned_with_a_diff_and_not_written(
     assert report["stats"]["localhost"]["changed"] == 1
     # Nothing written: each alarm as it was (its configuration's timestamp included).
     assert alarms(cloudwatch) == before
+
+
+def container_insights(ecs) -> str:
+    (cluster,) = ecs.describe_clusters(clusters=[CLUSTER], include=["SETTINGS"])["clusters"]
+    return {s["name"]: s["value"] for s in cluster["settings"]}["containerInsights"]
+
+
+def test_container_insights_is_on_and_left_alone_when_unmanaged(
+    stack, run_site, boto3_client, topic
+):
+    ecs = boto3_client("ecs")
+    assert container_insights(ecs) == "enabled"  # moto's new clusters have it disabled
+    ecs.update_cluster(
+        cluster=CLUSTER, settings=[{"name": "containerInsights", "value": "disabled"}]
+    )
+    topic_arg = ("-e", f"alarms_sns_topic_arn={topic}")
+    proc = run_site("--tags", "alarms", *topic_arg, "-e", "alarms_container_insights=unmanaged")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert RECAP_UNCHANGED.search(proc.stdout), proc.stdout[-3000:]
+    assert container_insights(ecs) == "disabled"
+    proc = run_site("--tags", "alarms", *topic_arg, "-e", "alarms_container_insights=enhanced")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert re.search(r"changed=1\b", proc.stdout), proc.stdout[-3000:]
+    assert container_insights(ecs) == "enhanced"
+    proc = run_site("--tags", "alarms", *topic_arg)
+    assert proc.returncode == 0 and container_insights(ecs) == "enabled", proc.stdout[-4000:]
 
 
 def test_the_summary_lists_each_alarm_and_its_state(stack, run_site, cloudwatch):

@@ -55,6 +55,7 @@ T_WEB = "Converge the web service behind the target group"
 T_DAEMON = "Converge the daemon service, one task at most"
 T_RECORD = "Ensure the public host name is an alias of the load balancer"
 T_ALARMS = "Ensure the task count, target health and 5xx alarms"
+T_INSIGHTS = "Ensure Container Insights for the task count alarms"
 ALARMS = (f"{DAEMON}-not-one-task", f"{WEB}-below-desired", f"{TARGET_GROUP}-unhealthy-hosts",
           f"{ALB}-elb-5xx", f"{TARGET_GROUP}-target-5xx")  # fmt: skip
 DAEMON_ALARM, UNHEALTHY_ALARM = ALARMS[0], ALARMS[2]
@@ -593,6 +594,11 @@ def alarm(name, field):
         return found[0].get(field) if found else None
 
     return read
+
+
+def container_insights(a):
+    (cluster,) = a.ecs.describe_clusters(clusters=[CLUSTER], include=["SETTINGS"])["clusters"]
+    return {s["name"]: s["value"] for s in cluster.get("settings") or []}.get("containerInsights")
 
 
 def edit_alarm(name, **changes):
@@ -1325,6 +1331,16 @@ DRIFTS = [
         edit_alarm(UNHEALTHY_ALARM, Threshold=5.0),
         alarm(UNHEALTHY_ALARM, "Threshold"),
         changed_field(UNHEALTHY_ALARM, "threshold", before=5.0, after=0.0),
+    ),
+    Drift(
+        "Container Insights turned off on the cluster",
+        2,
+        T_INSIGHTS,
+        lambda a: a.ecs.update_cluster(
+            cluster=CLUSTER, settings=[{"name": "containerInsights", "value": "disabled"}]
+        ),
+        container_insights,
+        changed_field("container_insights", before="disabled", after="enabled"),
     ),
 ]
 
