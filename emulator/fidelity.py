@@ -1222,6 +1222,29 @@ def patch_log_groups_take_a_kms_key_later() -> None:
     responses.LogsResponse.disassociate_kms_key = disassociate_kms_key
 
 
+def patch_cluster_settings_only_when_asked() -> None:
+    """AWS's DescribeClusters leaves a cluster's settings (containerInsights) out unless the
+    request asks for them with include=SETTINGS (ECS API Reference, DescribeClusters); moto
+    always returns them.
+
+    So a module that reads the setting without include=SETTINGS finds it on moto, and on AWS
+    finds none and rewrites it on every run. Here the settings come only when asked for.
+    """
+    from moto.ecs import responses
+
+    settings_path = "DescribeClustersResponse.clusters.Cluster.settings"
+    original = responses.EC2ContainerServiceResponse.describe_clusters
+
+    def describe_clusters(self):
+        if "SETTINGS" in (self._get_param("include", []) or []):
+            self._include_in_response(settings_path)
+        else:
+            self._exclude_from_response(settings_path)
+        return original(self)
+
+    responses.EC2ContainerServiceResponse.describe_clusters = describe_clusters
+
+
 PATCHES = (
     patch_oidc_client_secret_write_only,
     patch_alb_default_attributes,
@@ -1246,6 +1269,7 @@ PATCHES = (
     patch_new_buckets_have_aws_defaults,
     patch_alb_access_logs_need_the_bucket_grant,
     patch_log_groups_take_a_kms_key_later,
+    patch_cluster_settings_only_when_asked,
 )
 
 

@@ -151,6 +151,18 @@ def test_describe_clusters_returns_capacity_providers(boto3_client):
     assert cluster["defaultCapacityProviderStrategy"] == []
 
 
+def test_describe_clusters_gives_settings_only_when_asked(boto3_client):
+    ecs = boto3_client("ecs")
+    ecs.create_cluster(
+        clusterName="fidelity-insights",
+        settings=[{"name": "containerInsights", "value": "enabled"}],
+    )
+    plain = ecs.describe_clusters(clusters=["fidelity-insights"])["clusters"][0]
+    assert "settings" not in plain
+    asked = ecs.describe_clusters(clusters=["fidelity-insights"], include=["SETTINGS"])
+    assert asked["clusters"][0]["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+
+
 @pytest.fixture(scope="module")
 def task_definition(boto3_client):
     ecs = boto3_client("ecs")
