@@ -212,6 +212,12 @@ security_groups:
   description: Security group IDs by purpose; a missing group is null.
   returned: always
   type: dict
+security_group_rules:
+  description:
+    - What each security group declares, by purpose (null when missing) - its C(description),
+      C(ingress) and C(egress) rules in EC2's C(IpPermissions) shape, and its C(tags).
+  returned: always
+  type: dict
 load_balancer:
   description:
     - The load balancer (C(arn), C(dns_name), C(canonical_hosted_zone_id), C(security_groups),
@@ -255,6 +261,9 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
+    boto3_tag_list_to_ansible_dict,
+)
 
 from ansible_collections.leverslabs.asset_manager.plugins.module_utils.base import (
     AssetManagerModule,
@@ -498,7 +507,7 @@ def read_security_groups(lookup, vpc_id):
         ],
         aws_retry=True,
     )["SecurityGroups"]
-    by_name = {group["GroupName"]: group["GroupId"] for group in groups}
+    by_name = {group["GroupName"]: group for group in groups}
     result = {purpose: by_name.get(name) for purpose, name in wanted.items()}
     absent = sorted(name for name in wanted.values() if name not in by_name)
     if absent:
@@ -507,7 +516,21 @@ def read_security_groups(lookup, vpc_id):
             f"Security group(s) {', '.join(absent)} not found in VPC {lookup.params['vpc_name']}; "
             "the network_security role creates them (--tags network_security).",
         )
-    return result
+    return (
+        {purpose: group and group["GroupId"] for purpose, group in result.items()},
+        {purpose: group and group_rules(group) for purpose, group in result.items()},
+    )
+
+
+def group_rules(group):
+    """What a security group declares, as DescribeSecurityGroups gives it: the rules in EC2's
+    shape, for a comparison with the wanted rules that costs no call."""
+    return {
+        "description": group.get("Description"),
+        "ingress": group.get("IpPermissions") or [],
+        "egress": group.get("IpPermissionsEgress") or [],
+        "tags": boto3_tag_list_to_ansible_dict(group.get("Tags") or []),
+    }
 
 
 def read_load_balancer(lookup):
@@ -623,6 +646,7 @@ def _network(lookup, stack):
     stack["vpc_id"] = read_vpc(lookup)
     stack["public_subnet_ids"], stack["private_subnet_ids"] = [], []
     stack["security_groups"] = {purpose: None for purpose in params["security_groups"]}
+    stack["security_group_rules"] = dict(stack["security_groups"])
     if not stack["vpc_id"]:
         lookup.miss("subnets", "No subnets: the VPC was not found.")
         if params["security_groups"]:
@@ -630,7 +654,9 @@ def _network(lookup, stack):
         return
     stack["public_subnet_ids"], stack["private_subnet_ids"] = read_subnets(lookup, stack["vpc_id"])
     if params["security_groups"]:
-        stack["security_groups"] = read_security_groups(lookup, stack["vpc_id"])
+        stack["security_groups"], stack["security_group_rules"] = read_security_groups(
+            lookup, stack["vpc_id"]
+        )
 
 
 def _cluster(lookup, stack):

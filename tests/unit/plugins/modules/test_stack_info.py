@@ -164,7 +164,17 @@ def test_security_groups_and_services_by_purpose():
     base(clients)
     clients.stub("ec2").add_response(
         "describe_security_groups",
-        {"SecurityGroups": [{"GroupName": "alb-sg", "GroupId": "sg-1"}]},
+        {
+            "SecurityGroups": [
+                {
+                    "GroupName": "alb-sg",
+                    "GroupId": "sg-1",
+                    "Description": "the ALB's",
+                    "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443}],
+                    "Tags": [{"Key": "Name", "Value": "alb-sg"}],
+                }
+            ]
+        },
         {
             "Filters": [
                 {"Name": "vpc-id", "Values": ["vpc-0"]},
@@ -229,6 +239,16 @@ def test_security_groups_and_services_by_purpose():
         },
     )
     assert result["security_groups"] == {"alb": "sg-1", "services": None}
+    # Each group's rules as EC2 describes them, for the role's call-free comparison.
+    assert result["security_group_rules"] == {
+        "alb": {
+            "description": "the ALB's",
+            "ingress": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443}],
+            "egress": [],
+            "tags": {"Name": "alb-sg"},
+        },
+        "services": None,
+    }
     assert result["services"]["daemon"] is None
     assert result["services"]["web"]["task_definition"] == "td:2"
     assert result["services"]["web"]["running_count"] == 1
