@@ -160,6 +160,87 @@ CASES = [
         ["alb_oidc_access_logs_enabled", "AES256", "storage_bucket_kms_key_id"],
     ),
     (
+        "replication role without a destination",
+        "site.yml",
+        extra(storage_replication_role_arn="arn:aws:iam::123456789012:role/replication"),
+        ["storage_replication_role_arn and storage_replication_destination_bucket_arn go together"],
+    ),
+    (
+        "replication destination that is not a bucket ARN",
+        "site.yml",
+        extra(
+            storage_replication_role_arn="arn:aws:iam::123456789012:role/replication",
+            storage_replication_destination_bucket_arn="asset-manager-replica",
+        ),
+        ["storage_replication_destination_bucket_arn", "'asset-manager-replica'", "ARN of an S3"],
+    ),
+    (
+        "replication to the artifacts bucket itself",
+        "site.yml",
+        extra(
+            storage_replication_role_arn="arn:aws:iam::123456789012:role/replication",
+            storage_replication_destination_bucket_arn="arn:aws:s3:::asset-manager-artifacts",
+        ),
+        ["storage_replication_destination_bucket_arn is the artifacts bucket itself"],
+    ),
+    (
+        "replication storage class unknown",
+        "site.yml",
+        extra(
+            storage_replication_role_arn="arn:aws:iam::123456789012:role/replication",
+            storage_replication_destination_bucket_arn="arn:aws:s3:::asset-manager-replica",
+            storage_replication_storage_class="COLD",
+        ),
+        ["storage_replication_storage_class", "'COLD'", "STANDARD_IA"],
+    ),
+    (
+        "object lock mode unknown",
+        "site.yml",
+        extra(storage_object_lock_mode="STRICT"),
+        ["storage_object_lock_mode", "'STRICT'", "GOVERNANCE or COMPLIANCE"],
+    ),
+    (
+        "object lock of 0 days",
+        "site.yml",
+        extra(storage_object_lock_mode="GOVERNANCE", storage_object_lock_days=0),
+        ["storage_object_lock_days must be 1 or more days (got 0)"],
+    ),
+    (
+        "MFA delete with lifecycle rules",
+        "site.yml",
+        extra(storage_mfa_delete=True),
+        ["storage_mfa_delete", "no lifecycle configuration", "expiration_days to 0"],
+    ),
+    (
+        "MFA value without the device serial",
+        "site.yml",
+        extra(storage_mfa_delete_mfa="314159"),
+        ["storage_mfa_delete_mfa must be the serial", "(the value is not shown here)"],
+    ),
+    (
+        "one lifecycle expiry 0, the other not",
+        "site.yml",
+        extra(
+            storage_compute_logs_expiration_days=0, storage_noncurrent_version_expiration_days=30
+        ),
+        ["storage_compute_logs_expiration_days", "or 0 with storage_noncurrent_version"],
+    ),
+    (
+        "notification topic of another region",
+        "site.yml",
+        extra(storage_event_notifications_topic_arn="arn:aws:sns:us-east-1:123456789012:events"),
+        ["storage_event_notifications_topic_arn", "SNS topic in asset_manager_region us-west-1"],
+    ),
+    (
+        "notification events that are not S3's",
+        "site.yml",
+        extra(
+            storage_event_notifications_topic_arn="arn:aws:sns:us-west-1:123456789012:events",
+            storage_event_notifications_events=["ObjectRemoved"],
+        ),
+        ["storage_event_notifications_events must list S3 event types", '["ObjectRemoved"]'],
+    ),
+    (
         "access log prefix with AWSLogs",
         "site.yml",
         extra(alb_oidc_access_logs_enabled=True, alb_oidc_access_logs_prefix="alb/AWSLogs"),

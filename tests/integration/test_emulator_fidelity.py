@@ -1047,3 +1047,45 @@ def test_log_groups_take_a_kms_key_later(boto3_client):
         logs.associate_kms_key(logGroupName="fidelity/none", kmsKeyId=key)
     logs.disassociate_kms_key(logGroupName="fidelity/kms")
     assert described() is None
+
+
+def test_s3_versioning_keeps_mfa_delete(boto3_client):
+    s3 = boto3_client("s3")
+    bucket = "fidelity-mfa-delete"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-1"})
+    mfa = "arn:aws:iam::123456789012:mfa/root-account-mfa-device 123456"
+    on = {"Status": "Enabled", "MFADelete": "Enabled"}
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    assert "MFADelete" not in s3.get_bucket_versioning(Bucket=bucket)  # never set: not reported
+    with pytest.raises(botocore.exceptions.ClientError, match="Mfa Authentication must be used"):
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=on)
+    assert "MFADelete" not in s3.get_bucket_versioning(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=on, MFA=mfa)
+    assert s3.get_bucket_versioning(Bucket=bucket)["MFADelete"] == "Enabled"
+    # While it is on, the versioning state changes only with the MFA too.
+    with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=on)  # no change: no MFA
+    off = {"Status": "Enabled", "MFADelete": "Disabled"}
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=off, MFA=mfa)
+    found = s3.get_bucket_versioning(Bucket=bucket)
+    assert (found["Status"], found["MFADelete"]) == ("Enabled", "Disabled")
+
+
+def test_s3_object_lock_on_existing_buckets(boto3_client):
+    s3 = boto3_client("s3")
+    bucket = "fidelity-object-lock"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-1"})
+    s3.put_object(Bucket=bucket, Key="compute-logs/run", Body=b"log")
+    lock = {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 30}},
+    }
+    with pytest.raises(botocore.exceptions.ClientError, match="InvalidBucketState"):
+        s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=lock)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=lock)  # not empty
+    found = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert found["ObjectLockEnabled"] == "Enabled"
+    assert found["Rule"]["DefaultRetention"]["Mode"] == "GOVERNANCE"
+    assert found["Rule"]["DefaultRetention"]["Days"] == 30

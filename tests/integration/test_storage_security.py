@@ -326,3 +326,179 @@ def test_server_access_logging_goes_to_the_bucket_given_and_off_again(deployed, 
     assert storage(run_site, *ACCESS_LOGS, *on)[1]["changed"] == 0
     storage(run_site, *ACCESS_LOGS)
     assert "LoggingEnabled" not in deployed.get_bucket_logging(Bucket=BUCKET)
+
+
+# ---- the scanner's other S3 controls (opt-ins) -----------------------------------------------
+
+BUCKET_MODULE = "leverslabs.asset_manager.s3_private_bucket"
+REPLICA = "security-test-replica"
+REPLICATION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/security-test-replication"
+
+
+def opt_in(**variables):
+    return ("-e", json.dumps(variables))
+
+
+def test_replication_goes_to_the_bucket_given_and_is_deleted_by_the_module(
+    deployed, run_site, run_task
+):
+    # In the stack's Region: this file's client is regional (AWS checks nothing more here).
+    deployed.create_bucket(
+        Bucket=REPLICA, CreateBucketConfiguration={"LocationConstraint": "us-west-1"}
+    )
+    deployed.put_bucket_versioning(Bucket=REPLICA, VersioningConfiguration={"Status": "Enabled"})
+    on = opt_in(
+        storage_replication_role_arn=REPLICATION_ROLE,
+        storage_replication_destination_bucket_arn=f"arn:aws:s3:::{REPLICA}",
+        storage_replication_storage_class="STANDARD_IA",
+    )
+    tasks, _stats = storage(run_site, *ACCESS_LOGS, *on, "--check", "--diff")
+    result = tasks[T_BUCKET]
+    assert result["changes"] == ["replication"], result
+    assert result["diff"]["before"]["replication"] is None
+    with pytest.raises(deployed.exceptions.ClientError, match="ReplicationConfigurationNotFound"):
+        deployed.get_bucket_replication(Bucket=BUCKET)
+
+    _tasks, stats = storage(run_site, *ACCESS_LOGS, *on)
+    assert stats["changed"] == 1, stats
+    config = deployed.get_bucket_replication(Bucket=BUCKET)["ReplicationConfiguration"]
+    assert config["Role"] == REPLICATION_ROLE
+    [rule] = config["Rules"]
+    assert (rule["ID"], rule["Status"], rule["Priority"]) == ("replicate-all", "Enabled", 1)
+    assert rule["Destination"] == {
+        "Bucket": f"arn:aws:s3:::{REPLICA}",
+        "StorageClass": "STANDARD_IA",
+    }
+    assert rule["DeleteMarkerReplication"] == {"Status": "Disabled"}
+    assert storage(run_site, *ACCESS_LOGS, *on)[1]["changed"] == 0
+    # Emptied, the variables stop managing it: the configuration stays.
+    assert storage(run_site, *ACCESS_LOGS)[1]["changed"] == 0
+    assert deployed.get_bucket_replication(Bucket=BUCKET)["ReplicationConfiguration"]["Rules"]
+
+    off = run_task(BUCKET_MODULE, {"name": BUCKET, "replication": {}})
+    assert off.changed and off.result["changes"] == ["replication"], off.result
+    with pytest.raises(deployed.exceptions.ClientError, match="ReplicationConfigurationNotFound"):
+        deployed.get_bucket_replication(Bucket=BUCKET)
+
+
+def test_event_notifications_go_to_the_topic_and_others_are_removed(
+    deployed, run_site, run_task, boto3_client
+):
+    topic = boto3_client("sns").create_topic(Name="security-test-bucket-events")["TopicArn"]
+    on = opt_in(storage_event_notifications_topic_arn=topic)
+    tasks, _stats = storage(run_site, *ACCESS_LOGS, *on, "--check", "--diff")
+    result = tasks[T_BUCKET]
+    assert result["changes"] == ["event_notifications"], result
+    assert result["diff"]["after"]["event_notifications"] == {
+        "topic_arn": topic,
+        "events": ["s3:ObjectRemoved:*"],
+    }
+    assert "TopicConfigurations" not in deployed.get_bucket_notification_configuration(
+        Bucket=BUCKET
+    )
+
+    _tasks, stats = storage(run_site, *ACCESS_LOGS, *on)
+    assert stats["changed"] == 1, stats
+    wanted = [{"Id": "sns-events", "TopicArn": topic, "Events": ["s3:ObjectRemoved:*"]}]
+    found = deployed.get_bucket_notification_configuration(Bucket=BUCKET)
+    assert found["TopicConfigurations"] == wanted
+    assert storage(run_site, *ACCESS_LOGS, *on)[1]["changed"] == 0
+
+    # A notification added by hand is drift: shown, then removed.
+    extra = {"Id": "by-hand", "TopicArn": topic, "Events": ["s3:ObjectCreated:*"]}
+    deployed.put_bucket_notification_configuration(
+        Bucket=BUCKET, NotificationConfiguration={"TopicConfigurations": [*wanted, extra]}
+    )
+    tasks, _stats = storage(run_site, *ACCESS_LOGS, *on, "--check", "--diff")
+    before = tasks[T_BUCKET]["diff"]["before"]["event_notifications"]
+    assert extra in before["TopicConfigurations"], before
+    storage(run_site, *ACCESS_LOGS, *on)
+    found = deployed.get_bucket_notification_configuration(Bucket=BUCKET)
+    assert found["TopicConfigurations"] == wanted
+
+    off = run_task(BUCKET_MODULE, {"name": BUCKET, "event_notifications": {}})
+    assert off.result["changes"] == ["event_notifications"], off.result
+    assert "TopicConfigurations" not in deployed.get_bucket_notification_configuration(
+        Bucket=BUCKET
+    )
+
+
+def test_object_lock_goes_on_a_deployed_bucket_with_objects(seeded, run_site, s3):
+    """Once on, AWS never turns Object Lock off: a bucket of its own."""
+    names = {"bucket": "security-test-lock", "logs": "security-test-lock"}
+    # An object in it before the role converges it (the TLS-only policy then refuses this
+    # client's plain HTTP).
+    s3.create_bucket(
+        Bucket=names["bucket"], CreateBucketConfiguration={"LocationConstraint": "us-west-1"}
+    )
+    s3.put_object(Bucket=names["bucket"], Key="compute-logs/run-1/out", Body=b"log")
+    storage(run_site, **names)
+    on = opt_in(storage_object_lock_mode="GOVERNANCE", storage_object_lock_days=7)
+    tasks, _stats = storage(run_site, *on, "--check", "--diff", **names)
+    result = tasks[T_BUCKET]
+    assert result["changes"] == ["object_lock"], result
+    assert result["diff"]["before"]["object_lock"] is None
+    assert result["diff"]["after"]["object_lock"] == {"mode": "GOVERNANCE", "days": 7}
+
+    _tasks, stats = storage(run_site, *on, **names)
+    assert stats["changed"] == 1, stats
+    config = s3.get_object_lock_configuration(Bucket=names["bucket"])["ObjectLockConfiguration"]
+    assert config["ObjectLockEnabled"] == "Enabled"
+    retention = config["Rule"]["DefaultRetention"]
+    assert (retention["Mode"], retention["Days"]) == ("GOVERNANCE", 7)
+    assert storage(run_site, *on, **names)[1]["changed"] == 0
+
+
+MFA_SERIAL = f"arn:aws:iam::{ACCOUNT}:mfa/root-account-mfa-device"
+MFA_CODE = "314159"
+
+
+def test_mfa_delete_is_planned_refused_without_the_mfa_then_applied(seeded, run_site, s3):
+    names = {"bucket": "security-test-mfa", "logs": "security-test-mfa"}
+    no_lifecycle = {
+        "storage_compute_logs_expiration_days": 0,
+        "storage_noncurrent_version_expiration_days": 0,
+    }
+    _tasks, stats = storage(run_site, *opt_in(**no_lifecycle), **names)
+    bucket = names["bucket"]
+    with pytest.raises(s3.exceptions.ClientError, match="NoSuchLifecycleConfiguration"):
+        s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+
+    on = opt_in(storage_mfa_delete=True, **no_lifecycle)
+    tasks, _stats = storage(run_site, *on, "--check", "--diff", **names)
+    result = tasks[T_BUCKET]
+    assert result["changes"] == ["mfa_delete"], result
+    assert result["diff"]["after"]["mfa_delete"] == "Enabled"
+    assert "MFADelete" not in s3.get_bucket_versioning(Bucket=bucket)
+
+    def site(*args):
+        return run_site(
+            "--tags",
+            "storage",
+            *opt_in(asset_manager_artifacts_bucket=bucket, asset_manager_log_group_prefix=bucket),
+            *args,
+        )
+
+    refused = site(*on)
+    assert refused.returncode != 0
+    assert "needs mfa" in " ".join(refused.stdout.split()), refused.stdout[-3000:]
+    assert "MFADelete" not in s3.get_bucket_versioning(Bucket=bucket)
+
+    applied = site(*on, *opt_in(storage_mfa_delete_mfa=f"{MFA_SERIAL} {MFA_CODE}"))
+    output = applied.stdout + applied.stderr
+    assert applied.returncode == 0, output[-3000:]
+    assert MFA_CODE not in output and "root-account-mfa-device" not in output
+    assert s3.get_bucket_versioning(Bucket=bucket) | {"ResponseMetadata": None} == {
+        "Status": "Enabled",
+        "MFADelete": "Enabled",
+        "ResponseMetadata": None,
+    }
+    assert storage(run_site, *on, **names)[1]["changed"] == 0
+
+
+def test_mfa_delete_with_lifecycle_rules_is_refused_offline(seeded, run_site, aws_tasks):
+    proc = run_site("--tags", "storage", *opt_in(storage_mfa_delete=True))
+    assert proc.returncode != 0
+    flat = " ".join(proc.stdout.split())
+    assert "storage_mfa_delete: AWS supports no lifecycle configuration" in flat, flat[-3000:]
+    assert [h for h in aws_tasks(proc.stdout) if "Look up" not in h] == []

@@ -76,9 +76,16 @@ def expect_reads(
     versioning=UNMANAGED,
     lifecycle=UNMANAGED,
     logging=UNMANAGED,
+    mfa_delete=UNMANAGED,
+    object_lock=UNMANAGED,
+    replication=UNMANAGED,
+    notifications=UNMANAGED,
 ):
     """The reads of a run on an existing bucket, in order; None: AWS has no such configuration,
-    UNMANAGED: the run does not read it (its option omitted)."""
+    UNMANAGED: the run does not read it (its option omitted). versioning and mfa_delete are the
+    Status and MFADelete of one GetBucketVersioning; object_lock, replication and notifications
+    are AWS's answers (ObjectLockConfiguration, ReplicationConfiguration, the notification
+    configuration)."""
     pab = ALL_BLOCKED if pab is CONVERGED else pab
     encryption = AES256 if encryption is CONVERGED else encryption
     policy = POLICY if policy is CONVERGED else policy
@@ -113,18 +120,40 @@ def expect_reads(
         {"Owner": {"ID": OWNER}, "Grants": [owner_grant, *(grants or [])]},
         {"Bucket": BUCKET},
     )
-    if versioning is not UNMANAGED:
-        answer = {} if versioning is None else {"Status": versioning}
+    if versioning is not UNMANAGED or mfa_delete is not UNMANAGED:
+        answer = {}
+        if versioning not in (None, UNMANAGED):
+            answer["Status"] = versioning
+        if mfa_delete not in (None, UNMANAGED):
+            answer["MFADelete"] = mfa_delete
         stub.add_response("get_bucket_versioning", answer, {"Bucket": BUCKET})
+    if object_lock is None:
+        not_found(client, "get_object_lock_configuration", "ObjectLockConfigurationNotFoundError")
+    elif object_lock is not UNMANAGED:
+        stub.add_response(
+            "get_object_lock_configuration",
+            {"ObjectLockConfiguration": object_lock},
+            {"Bucket": BUCKET},
+        )
     if lifecycle is None:
         not_found(client, "get_bucket_lifecycle_configuration", "NoSuchLifecycleConfiguration")
     elif lifecycle is not UNMANAGED:
         stub.add_response(
             "get_bucket_lifecycle_configuration", {"Rules": lifecycle}, {"Bucket": BUCKET}
         )
+    if replication is None:
+        not_found(client, "get_bucket_replication", "ReplicationConfigurationNotFoundError")
+    elif replication is not UNMANAGED:
+        stub.add_response(
+            "get_bucket_replication", {"ReplicationConfiguration": replication}, {"Bucket": BUCKET}
+        )
     if logging is not UNMANAGED:
         answer = {"LoggingEnabled": logging} if logging else {}
         stub.add_response("get_bucket_logging", answer, {"Bucket": BUCKET})
+    if notifications is not UNMANAGED:
+        stub.add_response(
+            "get_bucket_notification_configuration", notifications or {}, {"Bucket": BUCKET}
+        )
     if policy is None:
         not_found(client, "get_bucket_policy", "NoSuchBucketPolicy")
     else:
@@ -156,6 +185,10 @@ def desired(**params):
             "versioning": None,
             "lifecycle_rules": None,
             "server_access_logging": None,
+            "mfa_delete": None,
+            "object_lock": None,
+            "replication": None,
+            "event_notifications": None,
             "policy": json.dumps(POLICY),
             "tags": TAGS,
             **params,
@@ -557,3 +590,363 @@ def test_logging_off_sends_an_empty_status(s3):
     expect_reads(s3, logging=LOGGING_ENABLED)
     s3.stubber.add_response("put_bucket_logging", {}, {"Bucket": BUCKET, "BucketLoggingStatus": {}})
     assert run(s3, server_access_logging={})["changes"] == ["server_access_logging"]
+
+
+# --- the opt-ins: MFA delete, Object Lock, replication, event notifications -------------------
+
+MFA = "arn:aws:iam::123456789012:mfa/root-account-mfa-device 123456"
+ROLE = "arn:aws:iam::123456789012:role/s3-replication"
+REPLICA = "arn:aws:s3:::asset-manager-artifacts-replica"
+TOPIC = "arn:aws:sns:us-west-1:123456789012:bucket-events"
+REPLICATION = {"role_arn": ROLE, "destination_bucket_arn": REPLICA}
+REPLICATION_VIEW = {**REPLICATION, "storage_class": None}
+REPLICATION_CONFIG = {
+    "Role": ROLE,
+    "Rules": [
+        {
+            "ID": "replicate-all",
+            "Priority": 1,
+            "Status": "Enabled",
+            "Filter": {},
+            "DeleteMarkerReplication": {"Status": "Disabled"},
+            "Destination": {"Bucket": REPLICA},
+        }
+    ],
+}
+LOCK = {"mode": "GOVERNANCE", "days": 30}
+LOCK_CONFIG = {
+    "ObjectLockEnabled": "Enabled",
+    "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 30}},
+}
+NOTIFY = {"topic_arn": TOPIC, "events": ["s3:ObjectRemoved:*", "s3:ObjectCreated:*"]}
+NOTIFY_VIEW = {"topic_arn": TOPIC, "events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}
+NOTIFY_CONFIG = {
+    "TopicConfigurations": [
+        {"Id": "sns-events", "TopicArn": TOPIC, "Events": NOTIFY_VIEW["events"]}
+    ]
+}
+
+# Per opt-in: (module arguments, the reads of a bucket without it, of a bucket with it, the diff
+# before and after, and the write that turns it on).
+OPT_INS = {
+    "mfa_delete": (
+        {"versioning": True, "mfa_delete": True, "lifecycle_rules": [], "mfa": MFA},
+        {"versioning": "Enabled", "mfa_delete": "Disabled", "lifecycle": None},
+        {"versioning": "Enabled", "mfa_delete": "Enabled", "lifecycle": None},
+        ("Disabled", "Enabled"),
+        (
+            "put_bucket_versioning",
+            {"VersioningConfiguration": {"Status": "Enabled", "MFADelete": "Enabled"}, "MFA": MFA},
+        ),
+    ),
+    "object_lock": (
+        {"versioning": True, "object_lock": LOCK},
+        {"versioning": "Enabled", "object_lock": None},
+        {"versioning": "Enabled", "object_lock": LOCK_CONFIG},
+        (None, LOCK),
+        ("put_object_lock_configuration", {"ObjectLockConfiguration": LOCK_CONFIG}),
+    ),
+    "replication": (
+        {"versioning": True, "replication": REPLICATION},
+        {"versioning": "Enabled", "replication": None},
+        {"versioning": "Enabled", "replication": REPLICATION_CONFIG},
+        (None, REPLICATION_VIEW),
+        ("put_bucket_replication", {"ReplicationConfiguration": REPLICATION_CONFIG}),
+    ),
+    "event_notifications": (
+        {"event_notifications": NOTIFY},
+        {"notifications": {}},
+        {"notifications": NOTIFY_CONFIG},
+        (None, NOTIFY_VIEW),
+        ("put_bucket_notification_configuration", {"NotificationConfiguration": NOTIFY_CONFIG}),
+    ),
+}
+
+
+@pytest.mark.parametrize("option", OPT_INS)
+def test_an_opt_in_is_planned_with_its_diff_and_nothing_written(s3, option):
+    args, without, _with, (before, after), _write = OPT_INS[option]
+    expect_reads(s3, **without)
+    result = run(s3, check_mode=True, diff=True, **args)
+    assert result["changes"] == [option], result
+    assert result["diff"]["before"][option] == before
+    assert result["diff"]["after"][option] == after
+    assert MFA not in json.dumps(result)
+
+
+@pytest.mark.parametrize("option", OPT_INS)
+def test_an_opt_in_is_written_when_it_differs(s3, option):
+    args, without, _with, _diff, (method, params) = OPT_INS[option]
+    expect_reads(s3, **without)
+    s3.stubber.add_response(method, {}, {"Bucket": BUCKET, **params})
+    result = run(s3, **args)
+    assert result["changes"] == [option], result
+    assert MFA not in json.dumps(result)
+
+
+@pytest.mark.parametrize("option", OPT_INS)
+def test_an_opt_in_as_wanted_is_read_once_and_nothing_written(s3, option):
+    """Only its own read (the stubber fails on any other call), and no write."""
+    args, _without, with_it, _diff, _write = OPT_INS[option]
+    expect_reads(s3, **with_it)
+    assert run(s3, **args) == {"changed": False, "name": BUCKET, "changes": []}
+
+
+def test_omitted_opt_ins_are_neither_read_nor_written(s3):
+    """No GetObjectLockConfiguration, GetBucketReplication, GetBucketNotificationConfiguration
+    or GetBucketVersioning: the stubber fails on a call it was not given."""
+    expect_reads(s3)
+    assert run(s3)["changed"] is False
+    expect_reads(s3, versioning="Enabled")
+    assert run(s3, versioning=True)["changed"] is False
+
+
+def test_replication_off_deletes_the_configuration(s3):
+    expect_reads(s3, replication=REPLICATION_CONFIG)
+    s3.stubber.add_response("delete_bucket_replication", {}, {"Bucket": BUCKET})
+    result = run(s3, replication={}, diff=True)
+    assert result["changes"] == ["replication"]
+    assert result["diff"]["before"]["replication"] == REPLICATION_VIEW
+    assert result["diff"]["after"]["replication"] is None
+    expect_reads(s3, replication=None)
+    assert run(s3, replication={"destination_bucket_arn": ""})["changed"] is False
+
+
+def test_notifications_off_write_an_empty_configuration(s3):
+    expect_reads(s3, notifications=NOTIFY_CONFIG)
+    s3.stubber.add_response(
+        "put_bucket_notification_configuration",
+        {},
+        {"Bucket": BUCKET, "NotificationConfiguration": {}},
+    )
+    assert run(s3, event_notifications={})["changes"] == ["event_notifications"]
+    expect_reads(s3, notifications={})
+    assert run(s3, event_notifications={"topic_arn": ""})["changed"] is False
+
+
+def test_mfa_delete_off_is_written_with_the_mfa(s3):
+    expect_reads(s3, versioning="Enabled", mfa_delete="Enabled")
+    s3.stubber.add_response(
+        "put_bucket_versioning",
+        {},
+        {
+            "Bucket": BUCKET,
+            "VersioningConfiguration": {"Status": "Enabled", "MFADelete": "Disabled"},
+            "MFA": MFA,
+        },
+    )
+    result = run(s3, versioning=True, mfa_delete=False, mfa=MFA, diff=True)
+    assert result["changes"] == ["mfa_delete"]
+    assert MFA not in json.dumps(result)
+    # A bucket that never had MFA delete has nothing to turn off.
+    expect_reads(s3, versioning="Enabled", mfa_delete=None)
+    assert run(s3, versioning=True, mfa_delete=False)["changed"] is False
+
+
+def test_object_lock_without_retention_drops_the_default_retention(s3):
+    """There is no off: {} keeps the lock and removes its default retention."""
+    expect_reads(s3, object_lock=LOCK_CONFIG)
+    s3.stubber.add_response(
+        "put_object_lock_configuration",
+        {},
+        {"Bucket": BUCKET, "ObjectLockConfiguration": {"ObjectLockEnabled": "Enabled"}},
+    )
+    result = run(s3, object_lock={}, diff=True)
+    assert result["changes"] == ["object_lock"]
+    assert (result["diff"]["before"]["object_lock"], result["diff"]["after"]["object_lock"]) == (
+        LOCK,
+        {},
+    )
+
+
+def test_an_mfa_delete_change_without_the_mfa_fails_before_any_write(s3):
+    expect_reads(s3, versioning="Enabled", mfa_delete="Disabled")
+    with pytest.raises(Failed, match="needs mfa: the serial of the root account's MFA device"):
+        run(s3, versioning=True, mfa_delete=True)
+    # So does a versioning change while MFA delete is on (AWS wants the MFA for both).
+    expect_reads(s3, versioning="Suspended", mfa_delete="Enabled")
+    with pytest.raises(Failed, match="needs mfa"):
+        run(s3, versioning=True, mfa_delete=True)
+
+
+def test_check_mode_plans_mfa_delete_without_the_mfa(s3):
+    expect_reads(s3, versioning="Enabled", mfa_delete=None)
+    assert run(s3, versioning=True, mfa_delete=True, check_mode=True)["changes"] == ["mfa_delete"]
+
+
+def test_versioning_goes_on_first_and_mfa_delete_after_the_lifecycle_is_gone(s3):
+    expect_reads(s3, versioning=None, mfa_delete=None, lifecycle=RULES)
+    stub = s3.stubber
+    stub.add_response(
+        "put_bucket_versioning",
+        {},
+        {"Bucket": BUCKET, "VersioningConfiguration": {"Status": "Enabled"}},
+    )
+    stub.add_response("delete_bucket_lifecycle", {}, {"Bucket": BUCKET})
+    stub.add_response(
+        "put_bucket_versioning",
+        {},
+        {
+            "Bucket": BUCKET,
+            "VersioningConfiguration": {"Status": "Enabled", "MFADelete": "Enabled"},
+            "MFA": MFA,
+        },
+    )
+    result = run(s3, versioning=True, mfa_delete=True, mfa=MFA, lifecycle_rules=[])
+    assert result["changes"] == ["versioning", "lifecycle_rules", "mfa_delete"]
+
+
+def test_mfa_delete_off_with_a_versioning_change_is_one_write(s3):
+    """Both need the MFA while MFA delete is on: one PutBucketVersioning, one use of the code."""
+    expect_reads(s3, versioning="Suspended", mfa_delete="Enabled")
+    s3.stubber.add_response(
+        "put_bucket_versioning",
+        {},
+        {
+            "Bucket": BUCKET,
+            "VersioningConfiguration": {"Status": "Enabled", "MFADelete": "Disabled"},
+            "MFA": MFA,
+        },
+    )
+    result = run(s3, versioning=True, mfa_delete=False, mfa=MFA)
+    assert result["changes"] == ["versioning", "mfa_delete"]
+
+
+def test_a_versioning_change_keeps_mfa_delete_on_and_sends_the_mfa(s3):
+    expect_reads(s3, versioning="Suspended", mfa_delete="Enabled")
+    s3.stubber.add_response(
+        "put_bucket_versioning",
+        {},
+        {
+            "Bucket": BUCKET,
+            "VersioningConfiguration": {"Status": "Enabled", "MFADelete": "Enabled"},
+            "MFA": MFA,
+        },
+    )
+    assert run(s3, versioning=True, mfa_delete=True, mfa=MFA)["changes"] == ["versioning"]
+
+
+def test_mfa_delete_goes_on_after_and_off_before_the_lifecycle():
+    on = desired(versioning=True, mfa_delete=True, lifecycle_rules=[])
+    current = {**converged(), "versioning": "Enabled", "mfa_delete": None, "lifecycle_rules": RULES}
+    assert m.compare_bucket(on, current)[0] == ["lifecycle_rules", "mfa_delete"]
+    off = desired(versioning=True, mfa_delete=False, lifecycle_rules=RULES)
+    current = {**current, "mfa_delete": "Enabled", "lifecycle_rules": None}
+    assert m.compare_bucket(off, current)[0] == ["mfa_delete", "lifecycle_rules"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"versioning": False, "replication": REPLICATION}, "replication needs versioning: true"),
+        ({"versioning": False, "mfa_delete": True}, "mfa_delete: true needs versioning: true"),
+        ({"versioning": False, "object_lock": LOCK}, "object_lock needs versioning: true"),
+        ({"object_lock": {"mode": "GOVERNANCE"}}, "object_lock needs both mode and days"),
+        ({"object_lock": {"days": 30}}, "object_lock needs both mode and days"),
+        ({"object_lock": {"mode": "COMPLIANCE", "days": 0}}, "days must be 1 or more"),
+        ({"replication": {"destination_bucket_arn": REPLICA}}, "replication needs role_arn"),
+        ({"event_notifications": {"topic_arn": TOPIC, "events": []}}, "at least one event"),
+        (
+            {"versioning": True, "mfa_delete": True, "lifecycle_rules": RULES},
+            "no lifecycle configuration on an MFA delete bucket",
+        ),
+    ],
+    ids=[
+        "replication unversioned",
+        "mfa delete unversioned",
+        "object lock unversioned",
+        "lock mode without days",
+        "lock days without mode",
+        "lock of 0 days",
+        "replication without role",
+        "topic without events",
+        "mfa delete with lifecycle rules",
+    ],
+)
+def test_opt_ins_aws_would_refuse_are_refused_before_any_call(args, message):
+    with pytest.raises(Failed, match=message) as failed:
+        run_module(m, {"name": BUCKET, "mfa": MFA, **args})
+    assert MFA not in json.dumps(failed.value.result)
+
+
+def test_replication_drift_is_shown_and_replaced(s3):
+    extra = {**REPLICATION_CONFIG["Rules"][0], "ID": "by-hand", "Priority": 2}
+    drifted = {**REPLICATION_CONFIG, "Rules": [*REPLICATION_CONFIG["Rules"], extra]}
+    expect_reads(s3, replication=drifted)
+    s3.stubber.add_response(
+        "put_bucket_replication",
+        {},
+        {"Bucket": BUCKET, "ReplicationConfiguration": REPLICATION_CONFIG},
+    )
+    result = run(s3, replication=REPLICATION, diff=True)
+    assert result["diff"]["before"]["replication"] == {"role_arn": ROLE, "rules": drifted["Rules"]}
+    assert result["diff"]["after"]["replication"] == REPLICATION_VIEW
+
+
+def test_replication_view_is_role_destination_and_storage_class():
+    described = {
+        "Role": ROLE,
+        "Rules": [
+            {
+                "ID": "anything",
+                "Priority": 1,
+                "Status": "Enabled",
+                "Filter": {"Prefix": ""},  # how S3 describes the empty filter
+                "Destination": {"Bucket": REPLICA, "StorageClass": "STANDARD_IA"},
+            }
+        ],
+    }
+    assert m.replication_view(described) == {**REPLICATION, "storage_class": "STANDARD_IA"}
+    markers = {**described["Rules"][0], "DeleteMarkerReplication": {"Status": "Enabled"}}
+    prefixed = {**described["Rules"][0], "Filter": {"Prefix": "compute-logs/"}}
+    for rule in (markers, prefixed, {**described["Rules"][0], "Status": "Disabled"}):
+        assert "rules" in m.replication_view({"Role": ROLE, "Rules": [rule]}), rule
+
+
+def test_other_notifications_are_drift_shown_and_removed(s3):
+    queue = {
+        "Id": "by-hand",
+        "QueueArn": "arn:aws:sqs:us-west-1:123456789012:q",
+        "Events": ["s3:*"],
+    }
+    current = {**NOTIFY_CONFIG, "QueueConfigurations": [queue]}
+    expect_reads(s3, notifications=current)
+    s3.stubber.add_response(
+        "put_bucket_notification_configuration",
+        {},
+        {"Bucket": BUCKET, "NotificationConfiguration": NOTIFY_CONFIG},
+    )
+    result = run(s3, event_notifications=NOTIFY, diff=True)
+    assert result["diff"]["before"]["event_notifications"] == current
+    assert result["diff"]["after"]["event_notifications"] == NOTIFY_VIEW
+
+
+def test_notification_view_ignores_order_and_response_metadata():
+    answer = {
+        "TopicConfigurations": [
+            {"Id": "sns-events", "TopicArn": TOPIC, "Events": list(reversed(NOTIFY_VIEW["events"]))}
+        ],
+        "ResponseMetadata": {"HTTPStatusCode": 200},
+    }
+    assert m.notification_view(answer) == NOTIFY_VIEW
+    assert m.notification_view({"ResponseMetadata": {}}) is None
+    assert m.notification_view({"EventBridgeConfiguration": {}}) == {"EventBridgeConfiguration": {}}
+
+
+def test_mfa_delete_alone_keeps_the_versioning_state_it_read(s3):
+    """versioning omitted: the write sends the status GetBucketVersioning gave, and the diff has
+    no versioning (not managed)."""
+    expect_reads(s3, versioning="Suspended", mfa_delete="Enabled")
+    stub = s3.stubber
+    stub.add_response(
+        "put_bucket_versioning",
+        {},
+        {
+            "Bucket": BUCKET,
+            "VersioningConfiguration": {"Status": "Suspended", "MFADelete": "Disabled"},
+            "MFA": MFA,
+        },
+    )
+    result = run(s3, mfa_delete=False, mfa=MFA, diff=True)
+    assert result["changes"] == ["mfa_delete"]
+    assert "versioning" not in result["diff"]["after"]
