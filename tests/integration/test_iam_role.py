@@ -277,6 +277,51 @@ def test_rerun_changes_nothing(play):
     assert again.diff_lines("+") == again.diff_lines("-") == [], again
 
 
+def compact_size(document) -> int:
+    """A policy's size as IAM counts it: without whitespace."""
+    return len(re.sub(r"\s", "", json.dumps(document)))
+
+
+ROLE_PATH = "/" + "p" * 60 + "/"
+
+
+@pytest.fixture
+def pathed_roles(iam, stack):
+    """Two roles under a role path, {purpose: (name, ARN)}: their real ARNs are longer than the
+    ones the pre-flight measures with (role/<name>)."""
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    roles = {}
+    for purpose in ("execution", "task"):
+        name = f"pathed-{purpose}-role"
+        role = iam.create_role(RoleName=name, Path=ROLE_PATH, AssumeRolePolicyDocument=trust)
+        roles[purpose] = (name, role["Role"]["Arn"])
+    yield roles
+    for name, _arn in roles.values():
+        iam.delete_role(RoleName=name)
+
+
+def test_a_role_path_that_outgrows_the_limit_is_refused_before_any_write(
+    play, iam, stack, pathed_roles
+):
+    # An extra statement that brings the task policy, with role/<name> ARNs, to 10 characters
+    # under IAM's 10,240: the pre-flight passes; the real ARNs, 60 characters longer each, do not.
+    implied = dict(stack, **{f"{p}_role": arn.replace(ROLE_PATH, "/")
+                             for p, (_name, arn) in pathed_roles.items()})  # fmt: skip
+    pad = {"Sid": "", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+    pad["Sid"] = "P" * (
+        10230 - compact_size({"Version": "2012-10-17",
+                              "Statement": expected_task_statements(implied) + [pad]})
+    )  # fmt: skip
+    names = {f"asset_manager_{p}_role_name": name for p, (name, _arn) in pathed_roles.items()}
+    plan = play("--check", "-e", json.dumps({**names, "iam_task_extra_statements": [pad]}))
+    assert plan.rc != 0, plan
+    size = re.search(r"would be (\d+) characters without whitespace", plan.flat)
+    assert size and int(size.group(1)) > 10240, plan
+    assert "Check the policy sizes with the roles' real ARNs" in plan.flat, plan
+    for name, _arn in pathed_roles.values():
+        assert iam.list_role_policies(RoleName=name)["PolicyNames"] == []
+
+
 def test_check_mode_on_new_policies_writes_nothing(play, iam, clean):
     plan = play("--check", "--diff")
     assert plan.rc == 0, plan
