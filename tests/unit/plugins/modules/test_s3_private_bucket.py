@@ -168,6 +168,17 @@ def expect_reads(
         )
 
 
+def expect_versioning_write(client, status, mfa_delete=None, mfa=None):
+    """One PutBucketVersioning: the status, MFA delete when given, and the x-amz-mfa value."""
+    config = {"Status": status}
+    if mfa_delete:
+        config["MFADelete"] = mfa_delete
+    params = {"Bucket": BUCKET, "VersioningConfiguration": config}
+    if mfa:
+        params["MFA"] = mfa
+    client.stubber.add_response("put_bucket_versioning", {}, params)
+
+
 def run(client, check_mode=False, diff=False, **args):
     args = {"name": BUCKET, "policy": json.dumps(POLICY), "tags": TAGS, **args}
     return run_module(m, args, client, check_mode=check_mode, diff=diff)
@@ -516,11 +527,7 @@ def test_check_mode_plans_versioning_and_lifecycle_with_a_diff(s3):
 def test_versioning_then_lifecycle_then_policy_are_written(s3):
     expect_reads(s3, versioning="Suspended", lifecycle=None, policy=None)
     stub = s3.stubber
-    stub.add_response(
-        "put_bucket_versioning",
-        {},
-        {"Bucket": BUCKET, "VersioningConfiguration": {"Status": "Enabled"}},
-    )
+    expect_versioning_write(s3, "Enabled")
     stub.add_response(
         "put_bucket_lifecycle_configuration",
         {},
@@ -726,15 +733,7 @@ def test_notifications_off_write_an_empty_configuration(s3):
 
 def test_mfa_delete_off_is_written_with_the_mfa(s3):
     expect_reads(s3, versioning="Enabled", mfa_delete="Enabled")
-    s3.stubber.add_response(
-        "put_bucket_versioning",
-        {},
-        {
-            "Bucket": BUCKET,
-            "VersioningConfiguration": {"Status": "Enabled", "MFADelete": "Disabled"},
-            "MFA": MFA,
-        },
-    )
+    expect_versioning_write(s3, "Enabled", "Disabled", MFA)
     result = run(s3, versioning=True, mfa_delete=False, mfa=MFA, diff=True)
     assert result["changes"] == ["mfa_delete"]
     assert MFA not in json.dumps(result)
@@ -777,21 +776,9 @@ def test_check_mode_plans_mfa_delete_without_the_mfa(s3):
 def test_versioning_goes_on_first_and_mfa_delete_after_the_lifecycle_is_gone(s3):
     expect_reads(s3, versioning=None, mfa_delete=None, lifecycle=RULES)
     stub = s3.stubber
-    stub.add_response(
-        "put_bucket_versioning",
-        {},
-        {"Bucket": BUCKET, "VersioningConfiguration": {"Status": "Enabled"}},
-    )
+    expect_versioning_write(s3, "Enabled")
     stub.add_response("delete_bucket_lifecycle", {}, {"Bucket": BUCKET})
-    stub.add_response(
-        "put_bucket_versioning",
-        {},
-        {
-            "Bucket": BUCKET,
-            "VersioningConfiguration": {"Status": "Enabled", "MFADelete": "Enabled"},
-            "MFA": MFA,
-        },
-    )
+    expect_versioning_write(s3, "Enabled", "Enabled", MFA)
     result = run(s3, versioning=True, mfa_delete=True, mfa=MFA, lifecycle_rules=[])
     assert result["changes"] == ["versioning", "lifecycle_rules", "mfa_delete"]
 
@@ -799,30 +786,14 @@ def test_versioning_goes_on_first_and_mfa_delete_after_the_lifecycle_is_gone(s3)
 def test_mfa_delete_off_with_a_versioning_change_is_one_write(s3):
     """Both need the MFA while MFA delete is on: one PutBucketVersioning, one use of the code."""
     expect_reads(s3, versioning="Suspended", mfa_delete="Enabled")
-    s3.stubber.add_response(
-        "put_bucket_versioning",
-        {},
-        {
-            "Bucket": BUCKET,
-            "VersioningConfiguration": {"Status": "Enabled", "MFADelete": "Disabled"},
-            "MFA": MFA,
-        },
-    )
+    expect_versioning_write(s3, "Enabled", "Disabled", MFA)
     result = run(s3, versioning=True, mfa_delete=False, mfa=MFA)
     assert result["changes"] == ["versioning", "mfa_delete"]
 
 
 def test_a_versioning_change_keeps_mfa_delete_on_and_sends_the_mfa(s3):
     expect_reads(s3, versioning="Suspended", mfa_delete="Enabled")
-    s3.stubber.add_response(
-        "put_bucket_versioning",
-        {},
-        {
-            "Bucket": BUCKET,
-            "VersioningConfiguration": {"Status": "Enabled", "MFADelete": "Enabled"},
-            "MFA": MFA,
-        },
-    )
+    expect_versioning_write(s3, "Enabled", "Enabled", MFA)
     assert run(s3, versioning=True, mfa_delete=True, mfa=MFA)["changes"] == ["versioning"]
 
 
@@ -937,16 +908,7 @@ def test_mfa_delete_alone_keeps_the_versioning_state_it_read(s3):
     """versioning omitted: the write sends the status GetBucketVersioning gave, and the diff has
     no versioning (not managed)."""
     expect_reads(s3, versioning="Suspended", mfa_delete="Enabled")
-    stub = s3.stubber
-    stub.add_response(
-        "put_bucket_versioning",
-        {},
-        {
-            "Bucket": BUCKET,
-            "VersioningConfiguration": {"Status": "Suspended", "MFADelete": "Disabled"},
-            "MFA": MFA,
-        },
-    )
+    expect_versioning_write(s3, "Suspended", "Disabled", MFA)
     result = run(s3, mfa_delete=False, mfa=MFA, diff=True)
     assert result["changes"] == ["mfa_delete"]
     assert "versioning" not in result["diff"]["after"]
