@@ -49,6 +49,12 @@ options:
       - IAM role names by purpose, keys such as C(execution) and C(task).
     type: dict
     default: {}
+  role_policies:
+    description:
+      - Inline policy names by role purpose (keys of O(roles)); each policy's document is read
+        from its role, for a comparison that costs no call of its own.
+    type: dict
+    default: {}
   certificate_domain:
     description: Domain name of the ISSUED ACM certificate; exactly one must match.
     type: str
@@ -192,12 +198,23 @@ cluster_arn:
   description: The cluster's ARN, or null.
   returned: always
   type: str
+container_insights:
+  description:
+    - The cluster's C(containerInsights) setting (C(enabled), C(enhanced), C(disabled)), or null.
+  returned: always
+  type: str
 repository:
   description: The ECR repository (C(uri), C(arn), C(scan_on_push), C(tag_immutability)), or null.
   returned: always
   type: dict
 roles:
   description: Role ARNs by purpose; a missing role is null.
+  returned: always
+  type: dict
+role_policies:
+  description:
+    - The document of each inline policy of O(role_policies), by role purpose; null when the
+      role or the policy does not exist.
   returned: always
   type: dict
 certificate_arn:
@@ -379,15 +396,17 @@ def read_subnets(lookup, vpc_id):
 
 
 def read_cluster(lookup):
+    """(ARN, containerInsights setting) of the ACTIVE cluster; (None, None) when missing."""
+    # With include=SETTINGS (else AWS leaves them out), for the alarms role's comparison.
     clusters = lookup.client("ecs").describe_clusters(
-        clusters=[lookup.params["cluster"]], aws_retry=True
+        clusters=[lookup.params["cluster"]], include=["SETTINGS"], aws_retry=True
     )["clusters"]
     active = [c for c in clusters if c.get("status") == "ACTIVE"]
     if not active:
-        return lookup.miss(
-            "cluster", f"ECS cluster {lookup.named('cluster')} not found or not ACTIVE."
-        )
-    return active[0]["clusterArn"]
+        lookup.miss("cluster", f"ECS cluster {lookup.named('cluster')} not found or not ACTIVE.")
+        return None, None
+    settings = {s.get("name"): s.get("value") for s in active[0].get("settings") or []}
+    return active[0]["clusterArn"], settings.get("containerInsights")
 
 
 def read_repository(lookup):
@@ -661,7 +680,9 @@ def _network(lookup, stack):
 
 def _cluster(lookup, stack):
     params = lookup.params
-    stack["cluster_arn"] = read_cluster(lookup) if params["cluster"] else None
+    stack["cluster_arn"], stack["container_insights"] = (
+        read_cluster(lookup) if params["cluster"] else (None, None)
+    )
     stack["services"] = {purpose: None for purpose in params["services"]}
     if params["services"] and stack["cluster_arn"]:
         stack["services"] = read_services(lookup)
@@ -673,8 +694,26 @@ def _account(lookup, stack):
     stack["account_id"], stack["partition"] = read_account(lookup)
 
 
+def read_role_policies(lookup, arns):
+    """The documents of the inline policies asked for, by role purpose (None when missing)."""
+    documents = {}
+    for purpose, policy in sorted(lookup.params["role_policies"].items()):
+        name = lookup.params["roles"].get(purpose)
+        documents[purpose] = None
+        if not name or not arns.get(purpose):
+            continue
+        try:
+            documents[purpose] = lookup.client("iam").get_role_policy(
+                RoleName=name, PolicyName=policy, aws_retry=True
+            )["PolicyDocument"]
+        except is_boto3_error_code("NoSuchEntity"):
+            pass
+    return documents
+
+
 def _roles(lookup, stack):
     stack["roles"] = read_roles(lookup)
+    stack["role_policies"] = read_role_policies(lookup, stack["roles"])
 
 
 def read_parameter_names(lookup):
@@ -767,6 +806,7 @@ def main():
         cluster=dict(type="str"),
         repository=dict(type="str"),
         roles=dict(type="dict", default={}),
+        role_policies=dict(type="dict", default={}),
         certificate_domain=dict(type="str"),
         hosted_zone=dict(type="str"),
         security_groups=dict(type="dict", default={}),

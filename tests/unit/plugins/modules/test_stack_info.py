@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from urllib.parse import quote
+
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
@@ -106,6 +109,47 @@ def test_every_missing_required_part_is_named_at_once():
     assert "Found 0 ISSUED ACM certificates for *.example.com" in message
 
 
+def test_the_inline_policies_asked_for_are_read_from_their_roles():
+    clients = Clients()
+    base(clients)
+    iam = clients.stub("iam")
+    # read_roles in purpose order, then the policies in purpose order.
+    iam.add_response("get_role", role_answer("exec"), {"RoleName": "exec"})
+    iam.add_response("get_role", role_answer("task"), {"RoleName": "task"})
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*"}]}
+    iam.add_client_error(
+        "get_role_policy", "NoSuchEntity", expected_params={"RoleName": "exec", "PolicyName": "p-e"}
+    )
+    iam.add_response(
+        "get_role_policy",
+        # IAM sends the document URL-encoded; botocore decodes it into a dict.
+        {"RoleName": "task", "PolicyName": "p-t", "PolicyDocument": quote(json.dumps(document))},
+        {"RoleName": "task", "PolicyName": "p-t"},
+    )
+    result = run(
+        clients,
+        {
+            "vpc_name": "v",
+            "roles": {"execution": "exec", "task": "task"},
+            "role_policies": {"execution": "p-e", "task": "p-t"},
+        },
+    )
+    clients.verify()
+    assert result["role_policies"] == {"execution": None, "task": document}
+
+
+def role_answer(name):
+    return {
+        "Role": {
+            "RoleName": name,
+            "RoleId": "AROAEXAMPLEEXAMPLE01",
+            "Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}",
+            "Path": "/",
+            "CreateDate": "2026-01-01T00:00:00Z",
+        }
+    }
+
+
 def test_missing_but_not_required_is_reported_not_failed():
     clients = Clients()
     base(clients)
@@ -183,7 +227,17 @@ def test_security_groups_and_services_by_purpose():
         },
     )
     clients.stub("ecs").add_response(
-        "describe_clusters", {"clusters": [{"clusterArn": "c-arn", "status": "ACTIVE"}]}
+        "describe_clusters",
+        {
+            "clusters": [
+                {
+                    "clusterArn": "c-arn",
+                    "status": "ACTIVE",
+                    "settings": [{"name": "containerInsights", "value": "enhanced"}],
+                }
+            ]
+        },
+        {"clusters": ["c"], "include": ["SETTINGS"]},
     )
     clients.stub("ecs").add_response(
         "describe_services",
@@ -249,6 +303,7 @@ def test_security_groups_and_services_by_purpose():
         },
         "services": None,
     }
+    assert result["container_insights"] == "enhanced"
     assert result["services"]["daemon"] is None
     assert result["services"]["web"]["task_definition"] == "td:2"
     assert result["services"]["web"]["running_count"] == 1
