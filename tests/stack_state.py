@@ -3,10 +3,11 @@
 ``snapshot(endpoint)`` reads, with boto3, everything the collection creates or changes (security
 groups and rules, the bucket and its settings, log groups, SSM parameters with types, versions and
 value digests, load balancers with attributes, listeners, rules, target groups with health checks
-and attributes, task definition revisions, services, DNS records, the ECS roles' inline
-policies). ``shape`` is equal for any two deploys of the same inputs (on two emulators too);
-``ids`` holds the ids, ARNs, revisions and versions a rerun must leave alone. Two snapshots of
-one emulator are equal exactly when nothing the collection manages was written.
+and attributes, task definition revisions, services, DNS records, the alarms, the cluster's
+settings, the ECS roles' inline policies). ``shape`` is equal for any two deploys of the same
+inputs (on two emulators too); ``ids`` holds the ids, ARNs, revisions and versions a rerun must
+leave alone. Two snapshots of one emulator are equal exactly when nothing the collection manages
+was written.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ BUCKET_READS = (
     "get_bucket_ownership_controls",
     "get_bucket_acl",
     "get_bucket_tagging",
+    "get_bucket_versioning",
+    "get_bucket_lifecycle_configuration",
+    "get_bucket_logging",
+    "get_bucket_replication",
+    "get_object_lock_configuration",
+    "get_bucket_notification_configuration",
 )
 
 
@@ -104,7 +111,7 @@ def snapshot(endpoint: str) -> dict:
         if _ours(b["Name"])
     )
     shape["log_groups"] = sorted(
-        (g["logGroupName"], g.get("retentionInDays"))
+        (g["logGroupName"], g.get("retentionInDays"), g.get("kmsKeyId"))
         for g in client("logs").describe_log_groups(logGroupNamePrefix=f"fulcrum/{NAME}/")[
             "logGroups"
         ]
@@ -206,6 +213,19 @@ def snapshot(endpoint: str) -> dict:
             alias = record.get("AliasTarget", {}).get("DNSName", "").lower().rstrip(".")
             shape["records"].append((record["Name"], record["Type"], dns.get(alias, alias)))
     shape["records"].sort()
+
+    # The alarms' settings; their dimensions name the load balancer and target group by id.
+    alarms = client("cloudwatch").describe_alarms(AlarmNamePrefix=NAME)["MetricAlarms"]
+    shape["alarms"] = sorted(
+        (a["AlarmName"], a.get("ComparisonOperator"), a.get("Threshold"),
+         a.get("EvaluationPeriods"), a.get("TreatMissingData"), _digest(a.get("AlarmActions")))
+        for a in alarms
+    )  # fmt: skip
+    ids["alarms"] = sorted(
+        (a["AlarmName"], _digest(a.get("Metrics") or a.get("Dimensions"))) for a in alarms
+    )
+    (cluster,) = ecs.describe_clusters(clusters=[NAME], include=["SETTINGS"])["clusters"]
+    shape["cluster_settings"] = sorted((x["name"], x["value"]) for x in cluster.get("settings", []))
 
     iam = client("iam")
     shape["role_policies"] = sorted(
