@@ -27,7 +27,9 @@ if answers; then
   exit 1
 fi
 
-nohup "$python" "$here/server.py" --port "$port" >"$state/$port.log" 2>&1 &
+# A session of its own: no signal sent to the caller's process group or session (a test run's,
+# molecule's) reaches the emulator; only emulator/stop.sh, by its recorded pid, stops it.
+setsid "$python" "$here/server.py" --port "$port" </dev/null >"$state/$port.log" 2>&1 &
 echo $! >"$pidfile"
 for _ in $(seq 1 150); do
   if answers; then
