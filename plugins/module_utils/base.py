@@ -2,6 +2,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Shared base for the collection's modules."""
 
+import sys
+import types
+
 try:
     import boto3
     import botocore
@@ -28,7 +31,13 @@ COLLECTION_VERSION = "0.2.0"
 # mitogen every task of a play runs in one interpreter; a new session's own loader would parse the
 # endpoint and service models again (0.05-0.3 s a client, measured). A loader only reads model files
 # and caches what it read; one per data path (AWS_DATA_PATH) keeps a task's own models its own.
-_LOADERS = {}
+# mitogen removes a module's module_utils from sys.modules once it has run, so a dict of this
+# module would start empty every task: the loaders are kept in a holder module of their own, which
+# no module's imports create and so none removes.
+_HOLDER = "_leverslabs_asset_manager_loaders"
+_LOADERS = vars(sys.modules.setdefault(_HOLDER, types.ModuleType(_HOLDER))).setdefault(
+    "loaders", {}
+)
 
 
 def boto3_session(profile=None):

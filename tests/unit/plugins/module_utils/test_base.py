@@ -41,3 +41,18 @@ def test_the_user_agent_names_the_version_galaxy_yml_ships():
         f"{galaxy['namespace']}.{galaxy['name']}",
         galaxy["version"],
     )
+
+
+def test_the_loader_outlives_the_module_utils_as_under_mitogen(monkeypatch):
+    """mitogen drops the module_utils a module imported from sys.modules once it has run; the next
+    module imports base afresh and must still find the loader (and the models it read)."""
+    import importlib
+    import sys
+
+    monkeypatch.delenv("AWS_DATA_PATH", raising=False)
+    before = base.boto3_session()._loader
+    name = base.__name__
+    monkeypatch.delitem(sys.modules, name)
+    fresh = importlib.import_module(name)
+    assert fresh is not base
+    assert fresh.boto3_session()._loader is before
