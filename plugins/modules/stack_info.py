@@ -107,6 +107,16 @@ options:
     type: list
     elements: str
     default: []
+  parts:
+    description:
+      - Read only these parts (and those in O(require)) of the ones the options name, plus the
+        C(account), C(vpc) and C(subnets), which are always read; a part another needs is read
+        with it (C(cluster) for C(services), C(repository) for C(image)). A part left out is
+        neither found nor missing, and its service gets no client.
+      - Not given, every part the options name is read. A site run restricted by C(--tags) asks
+        only for what its roles read.
+    type: list
+    elements: str
   variables:
     description:
       - For messages only. The inventory variable that names each option, for example
@@ -302,16 +312,39 @@ PARTS = (
     "image",
     "parameters",
 )
+# Read whatever else is asked: every other part is looked for in the VPC or by the account.
+ALWAYS = ("account", "vpc", "subnets")
+# The option that names each other part: not given, the part is not looked for.
+OPTIONS = {
+    "cluster": "cluster",
+    "repository": "repository",
+    "roles": "roles",
+    "certificate": "certificate_domain",
+    "hosted_zone": "hosted_zone",
+    "security_groups": "security_groups",
+    "load_balancer": "load_balancer",
+    "target_group": "target_group",
+    "services": "services",
+    "image": "image_tag",
+    "parameters": "parameter_path",
+}
+# A part read through another: the services in the cluster, the image in the repository.
+NEEDS = {"services": "cluster", "image": "repository"}
 
 
 class Lookup:
     """One pass over the stack; every reader returns None (and records why) for a missing part."""
 
-    def __init__(self, module):
+    def __init__(self, module, wanted=None):
         self.module = module
         self.params = module.params
+        # The parts to read (None: all); the readers' options say which ones have names.
+        self.wanted = wanted
         self.messages = {}
         self._clients = {}
+
+    def wants(self, part):
+        return self.wanted is None or part in self.wanted
 
     def client(self, name):
         if name not in self._clients:
@@ -448,11 +481,14 @@ def read_image(lookup):
 
 def _repository(lookup, stack):
     params = lookup.params
-    stack["repository"] = read_repository(lookup) if params["repository"] else None
+    wanted = params["repository"] and lookup.wants("repository")
+    stack["repository"] = read_repository(lookup) if wanted else None
     stack["image"] = None
-    if params["image_tag"] and stack["repository"]:
+    if not (params["image_tag"] and lookup.wants("image")):
+        return
+    if stack["repository"]:
         stack["image"] = read_image(lookup)
-    elif params["image_tag"]:
+    else:
         lookup.miss("image", "No image: the ECR repository was not found.")
 
 
@@ -668,11 +704,11 @@ def _network(lookup, stack):
     stack["security_group_rules"] = dict(stack["security_groups"])
     if not stack["vpc_id"]:
         lookup.miss("subnets", "No subnets: the VPC was not found.")
-        if params["security_groups"]:
+        if params["security_groups"] and lookup.wants("security_groups"):
             lookup.miss("security_groups", "No security groups: the VPC was not found.")
         return
     stack["public_subnet_ids"], stack["private_subnet_ids"] = read_subnets(lookup, stack["vpc_id"])
-    if params["security_groups"]:
+    if params["security_groups"] and lookup.wants("security_groups"):
         stack["security_groups"], stack["security_group_rules"] = read_security_groups(
             lookup, stack["vpc_id"]
         )
@@ -681,12 +717,14 @@ def _network(lookup, stack):
 def _cluster(lookup, stack):
     params = lookup.params
     stack["cluster_arn"], stack["container_insights"] = (
-        read_cluster(lookup) if params["cluster"] else (None, None)
+        read_cluster(lookup) if params["cluster"] and lookup.wants("cluster") else (None, None)
     )
     stack["services"] = {purpose: None for purpose in params["services"]}
-    if params["services"] and stack["cluster_arn"]:
+    if not (params["services"] and lookup.wants("services")):
+        return
+    if stack["cluster_arn"]:
         stack["services"] = read_services(lookup)
-    elif params["services"]:
+    else:
         lookup.miss("services", "No services: the cluster was not found.")
 
 
@@ -712,6 +750,10 @@ def read_role_policies(lookup, arns):
 
 
 def _roles(lookup, stack):
+    if not lookup.wants("roles"):
+        stack["roles"] = {purpose: None for purpose in lookup.params["roles"]}
+        stack["role_policies"] = {purpose: None for purpose in lookup.params["role_policies"]}
+        return
     stack["roles"] = read_roles(lookup)
     stack["role_policies"] = read_role_policies(lookup, stack["roles"])
 
@@ -732,9 +774,10 @@ def read_parameter_names(lookup):
     return names
 
 
-def _single(key, option, reader):
+def _single(key, part, reader):
     def read(lookup, stack):
-        stack[key] = reader(lookup) if lookup.params[option] else None
+        wanted = lookup.params[OPTIONS[part]] and lookup.wants(part)
+        stack[key] = reader(lookup) if wanted else None
 
     return read
 
@@ -745,17 +788,18 @@ def _balancing(lookup, stack):
     _single("target_group", "target_group", read_target_group)(lookup, stack)
 
 
-# Independent chains of reads; a chain's later reads need its first answer (the VPC, the cluster).
+# Independent chains of reads, each one client's, with the parts it reads; a chain's later reads
+# need its first answer (the VPC, the cluster, the repository).
 CHAINS = (
-    ("sts", _account),
-    ("ec2", _network),
-    ("ecs", _cluster),
-    ("iam", _roles),
-    ("ecr", _repository),
-    ("acm", _single("certificate_arn", "certificate_domain", read_certificate)),
-    ("route53", _single("hosted_zone_id", "hosted_zone", read_hosted_zone)),
-    ("elbv2", _balancing),
-    ("ssm", _single("parameters", "parameter_path", read_parameter_names)),
+    ("sts", ("account",), _account),
+    ("ec2", ("vpc", "subnets", "security_groups"), _network),
+    ("ecs", ("cluster", "services"), _cluster),
+    ("iam", ("roles",), _roles),
+    ("ecr", ("repository", "image"), _repository),
+    ("acm", ("certificate",), _single("certificate_arn", "certificate", read_certificate)),
+    ("route53", ("hosted_zone",), _single("hosted_zone_id", "hosted_zone", read_hosted_zone)),
+    ("elbv2", ("load_balancer", "target_group"), _balancing),
+    ("ssm", ("parameters",), _single("parameters", "parameters", read_parameter_names)),
 )
 
 
@@ -766,33 +810,32 @@ def look_up(lookup):
     add up to most of the module's time. Clients are made first, in this thread (creating them is
     not thread-safe; using them is).
     """
-    for service in {service for service, _chain in CHAINS}:
-        lookup.client(service)
+    asked = asked_parts(lookup.params, lookup.wanted)
+    for service, parts, _chain in CHAINS:
+        if asked.intersection(parts):
+            lookup.client(service)
     stack = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(CHAINS)) as pool:
-        futures = [pool.submit(chain, lookup, stack) for _service, chain in CHAINS]
+        futures = [pool.submit(chain, lookup, stack) for _service, _parts, chain in CHAINS]
     for future in futures:
         future.result()  # re-raises a chain's AWS error here
     return stack
 
 
-def asked_parts(params):
-    """The parts the options ask about: a part with no name given is neither found nor missing."""
-    asked = {"account", "vpc", "subnets"}
-    for part, option in (
-        ("cluster", "cluster"),
-        ("repository", "repository"),
-        ("roles", "roles"),
-        ("certificate", "certificate_domain"),
-        ("hosted_zone", "hosted_zone"),
-        ("security_groups", "security_groups"),
-        ("load_balancer", "load_balancer"),
-        ("target_group", "target_group"),
-        ("services", "services"),
-        ("image", "image_tag"),
-        ("parameters", "parameter_path"),
-    ):
-        if params[option]:
+def wanted_parts(params):
+    """The parts to read, from O(parts) and O(require) with what they need; None: all."""
+    if params["parts"] is None:
+        return None
+    wanted = {*ALWAYS, *params["parts"], *params["require"]}
+    return wanted | {NEEDS[part] for part in wanted if part in NEEDS}
+
+
+def asked_parts(params, wanted=None):
+    """The parts the options ask about: a part with no name given (or not wanted) is neither
+    found nor missing."""
+    asked = set(ALWAYS)
+    for part, option in OPTIONS.items():
+        if params[option] and (wanted is None or part in wanted):
             asked.add(part)
     return asked
 
@@ -817,21 +860,22 @@ def main():
         image_tag=dict(type="str"),
         parameter_path=dict(type="str"),
         require=dict(type="list", elements="str", default=[]),
+        parts=dict(type="list", elements="str"),
         variables=dict(type="dict", default={}),
     )
     module = AssetManagerModule(argument_spec=argument_spec, supports_check_mode=True)
-    unknown = sorted(set(module.params["require"]) - set(PARTS))
-    if unknown:
-        module.fail_json(
-            msg=f"require names unknown part(s) {', '.join(unknown)}; known: {', '.join(PARTS)}"
-        )
+    for option in ("require", "parts"):
+        unknown = sorted(set(module.params[option] or []) - set(PARTS))
+        if unknown:
+            names, known = ", ".join(unknown), ", ".join(PARTS)
+            module.fail_json(msg=f"{option} names unknown part(s) {names}; known: {known}")
 
-    lookup = Lookup(module)
+    lookup = Lookup(module, wanted_parts(module.params))
     try:
         stack = look_up(lookup)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         lookup.fail(e, "the stack")
-    asked = asked_parts(module.params)
+    asked = asked_parts(module.params, lookup.wanted)
     missing = sorted(part for part in asked if part in lookup.messages)
     found = sorted(asked - set(missing))
     stack.update(

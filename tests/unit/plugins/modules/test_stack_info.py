@@ -392,3 +392,74 @@ def test_parameter_names_relative_sorted_and_none_is_missing():
         failed.value.result["msg"]
         == "Missing, before any change: No SSM parameters under /app (variable p)."
     )
+
+
+# Every option a site run gives: parts= then decides what is read.
+EVERY_OPTION = {
+    "vpc_name": "v",
+    "cluster": "c",
+    "repository": "asset-manager",
+    "roles": {"execution": "exec", "task": "task"},
+    "role_policies": {"execution": "p"},
+    "certificate_domain": "*.example.com",
+    "hosted_zone": "example.com",
+    "security_groups": {"alb": "alb-sg"},
+    "load_balancer": "alb",
+    "target_group": "tg",
+    "services": {"web": "w"},
+    "image_tag": "v42",
+}
+
+
+def test_parts_read_only_what_is_asked_and_make_no_other_client():
+    clients = Clients()
+    base(clients)
+    clients.stub("route53").add_response(
+        "list_hosted_zones_by_name",
+        {
+            "HostedZones": [
+                {"Id": "/hostedzone/Z9", "Name": "example.com.", "CallerReference": "r"}
+            ],
+            "IsTruncated": False,
+            "MaxItems": "100",
+        },
+    )
+    clients.stub("elbv2").add_client_error("describe_load_balancers", "LoadBalancerNotFound")
+    result = run(clients, {**EVERY_OPTION, "parts": ["load_balancer"], "require": ["hosted_zone"]})
+    clients.verify()
+    # The account and network always; the load balancer asked; the zone required.
+    assert set(clients) == {"sts", "ec2", "route53", "elbv2"}
+    assert result["found"] == ["account", "hosted_zone", "subnets", "vpc"]
+    assert result["missing"] == ["load_balancer"]
+    # What was not read is neither found nor missing, and keeps its keys, each None.
+    assert result["cluster_arn"] is None and result["repository"] is None
+    assert result["services"] == {"web": None}
+    assert result["roles"] == {"execution": None, "task": None}
+    assert result["role_policies"] == {"execution": None}
+    assert result["security_groups"] == {"alb": None}
+
+
+def test_a_part_read_through_another_brings_it():
+    clients = Clients()
+    base(clients)
+    clients.stub("ecr").add_response(
+        "describe_repositories",
+        {"repositories": [{"repositoryArn": "arn:r", "repositoryUri": "uri/asset-manager"}]},
+    )
+    clients.stub("ecr").add_response(
+        "describe_images",
+        {"imageDetails": [{"imageDigest": "sha256:abc", "imageTags": ["v42"]}]},
+    )
+    result = run(clients, {**EVERY_OPTION, "parts": ["image"]})
+    clients.verify()
+    assert set(clients) == {"sts", "ec2", "ecr"}
+    assert result["found"] == ["account", "image", "repository", "subnets", "vpc"]
+    assert result["image"]["digest"] == "sha256:abc"
+
+
+def test_an_unknown_part_fails_before_any_call():
+    clients = Clients()
+    with pytest.raises(Failed) as failed:
+        run(clients, {"vpc_name": "v", "parts": ["balancer"]})
+    assert failed.value.result["msg"].startswith("parts names unknown part(s) balancer; known:")
+    assert not clients
