@@ -61,6 +61,11 @@ options:
   hosted_zone:
     description: Name of the public Route53 hosted zone; exactly one must match.
     type: str
+  host_name:
+    description:
+      - A name in O(hosted_zone) whose C(A) record to read with the zone (C(host_record)), so that
+        the route53 role can leave a record that is already as wanted alone.
+    type: str
   security_groups:
     description:
       - Security group names in the VPC by purpose, keys such as C(alb) and C(services).
@@ -235,6 +240,20 @@ hosted_zone_id:
   description: The hosted zone's ID without the C(/hostedzone/) prefix, or null.
   returned: always
   type: str
+host_record:
+  description:
+    - The C(A) record of O(host_name) in the hosted zone, or null (none, or not asked).
+    - C(alias_target) holds its alias target (C(dns_name) in lower case without the final dot,
+      C(hosted_zone_id), C(evaluate_target_health)), or null; C(other) lists every other field
+      the record has (such as C(TTL), C(ResourceRecords) or C(SetIdentifier)), sorted.
+  returned: always
+  type: dict
+  sample:
+    alias_target:
+      dns_name: asset-manager-alb-1.us-west-1.elb.amazonaws.com
+      hosted_zone_id: Z368ELLRRE2KJ0
+      evaluate_target_health: false
+    other: []
 security_groups:
   description: Security group IDs by purpose; a missing group is null.
   returned: always
@@ -553,6 +572,37 @@ def read_hosted_zone(lookup):
     return ids[0]
 
 
+def host_record(record_sets, name):
+    """The ``A`` record named ``name`` among ``record_sets`` (as ListResourceRecordSets gives
+    them, from that name on), in the shape of RETURN's host_record; None when there is none."""
+    wanted = name.rstrip(".").lower() + "."
+    for record in record_sets:
+        if record.get("Name", "").lower() == wanted and record.get("Type") == "A":
+            alias = record.get("AliasTarget")
+            return {
+                "alias_target": alias
+                and {
+                    "dns_name": alias.get("DNSName", "").rstrip(".").lower(),
+                    "hosted_zone_id": alias.get("HostedZoneId"),
+                    "evaluate_target_health": alias.get("EvaluateTargetHealth"),
+                },
+                "other": sorted(set(record) - {"Name", "Type", "AliasTarget"}),
+            }
+    return None
+
+
+def read_host_record(lookup, zone_id):
+    # Records are listed in name order from StartRecordName: the first answers hold it, if any.
+    record_sets = lookup.client("route53").list_resource_record_sets(
+        HostedZoneId=zone_id,
+        StartRecordName=lookup.params["host_name"],
+        StartRecordType="A",
+        MaxItems="2",
+        aws_retry=True,
+    )["ResourceRecordSets"]
+    return host_record(record_sets, lookup.params["host_name"])
+
+
 def read_security_groups(lookup, vpc_id):
     wanted = lookup.params["security_groups"]
     groups = lookup.client("ec2").describe_security_groups(
@@ -782,6 +832,13 @@ def _single(key, part, reader):
     return read
 
 
+def _zone(lookup, stack):
+    _single("hosted_zone_id", "hosted_zone", read_hosted_zone)(lookup, stack)
+    stack["host_record"] = None
+    if stack["hosted_zone_id"] and lookup.params["host_name"]:
+        stack["host_record"] = read_host_record(lookup, stack["hosted_zone_id"])
+
+
 def _balancing(lookup, stack):
     # One chain per client: the calls of one client come in a known order.
     _single("load_balancer", "load_balancer", read_load_balancer)(lookup, stack)
@@ -797,7 +854,7 @@ CHAINS = (
     ("iam", ("roles",), _roles),
     ("ecr", ("repository", "image"), _repository),
     ("acm", ("certificate",), _single("certificate_arn", "certificate", read_certificate)),
-    ("route53", ("hosted_zone",), _single("hosted_zone_id", "hosted_zone", read_hosted_zone)),
+    ("route53", ("hosted_zone",), _zone),
     ("elbv2", ("load_balancer", "target_group"), _balancing),
     ("ssm", ("parameters",), _single("parameters", "parameters", read_parameter_names)),
 )
@@ -852,6 +909,7 @@ def main():
         role_policies=dict(type="dict", default={}),
         certificate_domain=dict(type="str"),
         hosted_zone=dict(type="str"),
+        host_name=dict(type="str"),
         security_groups=dict(type="dict", default={}),
         load_balancer=dict(type="str"),
         target_group=dict(type="str"),

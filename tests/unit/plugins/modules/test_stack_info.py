@@ -394,6 +394,13 @@ def test_parameter_names_relative_sorted_and_none_is_missing():
     )
 
 
+ZONES = {
+    "HostedZones": [{"Id": "/hostedzone/Z9", "Name": "example.com.", "CallerReference": "r"}],
+    "IsTruncated": False,
+    "MaxItems": "100",
+}
+
+
 # Every option a site run gives: parts= then decides what is read.
 EVERY_OPTION = {
     "vpc_name": "v",
@@ -414,16 +421,7 @@ EVERY_OPTION = {
 def test_parts_read_only_what_is_asked_and_make_no_other_client():
     clients = Clients()
     base(clients)
-    clients.stub("route53").add_response(
-        "list_hosted_zones_by_name",
-        {
-            "HostedZones": [
-                {"Id": "/hostedzone/Z9", "Name": "example.com.", "CallerReference": "r"}
-            ],
-            "IsTruncated": False,
-            "MaxItems": "100",
-        },
-    )
+    clients.stub("route53").add_response("list_hosted_zones_by_name", ZONES)
     clients.stub("elbv2").add_client_error("describe_load_balancers", "LoadBalancerNotFound")
     result = run(clients, {**EVERY_OPTION, "parts": ["load_balancer"], "require": ["hosted_zone"]})
     clients.verify()
@@ -463,3 +461,56 @@ def test_an_unknown_part_fails_before_any_call():
         run(clients, {"vpc_name": "v", "parts": ["balancer"]})
     assert failed.value.result["msg"].startswith("parts names unknown part(s) balancer; known:")
     assert not clients
+
+
+def records(*record_sets):
+    return {"ResourceRecordSets": list(record_sets), "IsTruncated": False, "MaxItems": "2"}
+
+
+def test_the_host_record_is_read_with_the_zone_in_one_shape():
+    clients = Clients()
+    base(clients)
+    clients.stub("route53").add_response("list_hosted_zones_by_name", ZONES)
+    alias = {
+        "Name": "am.example.com.",
+        "Type": "A",
+        "AliasTarget": {
+            "HostedZoneId": "Z1",
+            "DNSName": "ALB-1.us-west-1.elb.amazonaws.com.",
+            "EvaluateTargetHealth": False,
+        },
+    }
+    clients.stub("route53").add_response(
+        "list_resource_record_sets",
+        records(alias),
+        {
+            "HostedZoneId": "Z9",
+            "StartRecordName": "am.example.com",
+            "StartRecordType": "A",
+            "MaxItems": "2",
+        },
+    )
+    args = {"vpc_name": "v", "hosted_zone": "example.com", "host_name": "am.example.com"}
+    result = run(clients, args)
+    clients.verify()
+    assert result["host_record"] == {
+        "alias_target": {
+            "dns_name": "alb-1.us-west-1.elb.amazonaws.com",
+            "hosted_zone_id": "Z1",
+            "evaluate_target_health": False,
+        },
+        "other": [],
+    }
+
+
+def test_host_record_is_none_without_that_a_record_and_names_what_else_a_record_has():
+    plain = {"Name": "am.example.com.", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "1"}]}
+    after = {"Name": "an.example.com.", "Type": "A", "TTL": 60, "ResourceRecords": []}
+    txt = {"Name": "am.example.com.", "Type": "TXT", "TTL": 60, "ResourceRecords": []}
+    assert m.host_record([plain, after], "AM.example.com.") == {
+        "alias_target": None,
+        "other": ["ResourceRecords", "TTL"],
+    }
+    assert m.host_record([after], "am.example.com") is None
+    assert m.host_record([txt], "am.example.com") is None
+    assert m.host_record([], "am.example.com") is None
