@@ -114,10 +114,11 @@ options:
     default: []
   parts:
     description:
-      - Read only these parts (and those in O(require)) of the ones the options name, plus the
-        C(account), C(vpc) and C(subnets), which are always read; a part another needs is read
-        with it (C(cluster) for C(services), C(repository) for C(image)). A part left out is
-        neither found nor missing, and its service gets no client.
+      - Read only these parts (and those in O(require)) of the ones the options name (the
+        C(account), C(vpc) and C(subnets) need none); a part another is read through is read
+        with it (C(cluster) for C(services), C(repository) for C(image), C(vpc) for C(subnets)
+        and C(security_groups)). A part left out is neither found nor missing, its keys are
+        null, and its service gets no client.
       - Not given, every part the options name is read. A site run restricted by C(--tags) asks
         only for what its roles read.
     type: list
@@ -331,8 +332,8 @@ PARTS = (
     "image",
     "parameters",
 )
-# Read whatever else is asked: every other part is looked for in the VPC or by the account.
-ALWAYS = ("account", "vpc", "subnets")
+# The parts no option names (vpc_name is required): read unless O(parts) leaves them out.
+UNNAMED = ("account", "vpc", "subnets")
 # The option that names each other part: not given, the part is not looked for.
 OPTIONS = {
     "cluster": "cluster",
@@ -347,8 +348,9 @@ OPTIONS = {
     "image": "image_tag",
     "parameters": "parameter_path",
 }
-# A part read through another: the services in the cluster, the image in the repository.
-NEEDS = {"services": "cluster", "image": "repository"}
+# A part read through another: the services in the cluster, the image in the repository, the
+# subnets and security groups in the VPC.
+NEEDS = {"services": "cluster", "image": "repository", "subnets": "vpc", "security_groups": "vpc"}
 
 
 class Lookup:
@@ -748,17 +750,24 @@ def read_containers(lookup, task_definition_arn):
 
 def _network(lookup, stack):
     params = lookup.params
-    stack["vpc_id"] = read_vpc(lookup)
+    stack["vpc_id"] = read_vpc(lookup) if lookup.wants("vpc") else None
     stack["public_subnet_ids"], stack["private_subnet_ids"] = [], []
     stack["security_groups"] = {purpose: None for purpose in params["security_groups"]}
     stack["security_group_rules"] = dict(stack["security_groups"])
+    groups = params["security_groups"] and lookup.wants("security_groups")
+    if not lookup.wants("vpc"):
+        return
     if not stack["vpc_id"]:
-        lookup.miss("subnets", "No subnets: the VPC was not found.")
-        if params["security_groups"] and lookup.wants("security_groups"):
+        if lookup.wants("subnets"):
+            lookup.miss("subnets", "No subnets: the VPC was not found.")
+        if groups:
             lookup.miss("security_groups", "No security groups: the VPC was not found.")
         return
-    stack["public_subnet_ids"], stack["private_subnet_ids"] = read_subnets(lookup, stack["vpc_id"])
-    if params["security_groups"] and lookup.wants("security_groups"):
+    if lookup.wants("subnets"):
+        stack["public_subnet_ids"], stack["private_subnet_ids"] = read_subnets(
+            lookup, stack["vpc_id"]
+        )
+    if groups:
         stack["security_groups"], stack["security_group_rules"] = read_security_groups(
             lookup, stack["vpc_id"]
         )
@@ -779,7 +788,8 @@ def _cluster(lookup, stack):
 
 
 def _account(lookup, stack):
-    stack["account_id"], stack["partition"] = read_account(lookup)
+    wanted = lookup.wants("account")
+    stack["account_id"], stack["partition"] = read_account(lookup) if wanted else (None, None)
 
 
 def read_role_policies(lookup, arns):
@@ -883,14 +893,14 @@ def wanted_parts(params):
     """The parts to read, from O(parts) and O(require) with what they need; None: all."""
     if params["parts"] is None:
         return None
-    wanted = {*ALWAYS, *params["parts"], *params["require"]}
+    wanted = {*params["parts"], *params["require"]}
     return wanted | {NEEDS[part] for part in wanted if part in NEEDS}
 
 
 def asked_parts(params, wanted=None):
     """The parts the options ask about: a part with no name given (or not wanted) is neither
     found nor missing."""
-    asked = set(ALWAYS)
+    asked = {part for part in UNNAMED if wanted is None or part in wanted}
     for part, option in OPTIONS.items():
         if params[option] and (wanted is None or part in wanted):
             asked.add(part)

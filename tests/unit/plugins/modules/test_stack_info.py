@@ -420,16 +420,17 @@ EVERY_OPTION = {
 
 def test_parts_read_only_what_is_asked_and_make_no_other_client():
     clients = Clients()
-    base(clients)
     clients.stub("route53").add_response("list_hosted_zones_by_name", ZONES)
     clients.stub("elbv2").add_client_error("describe_load_balancers", "LoadBalancerNotFound")
     result = run(clients, {**EVERY_OPTION, "parts": ["load_balancer"], "require": ["hosted_zone"]})
     clients.verify()
-    # The account and network always; the load balancer asked; the zone required.
-    assert set(clients) == {"sts", "ec2", "route53", "elbv2"}
-    assert result["found"] == ["account", "hosted_zone", "subnets", "vpc"]
+    # The load balancer asked, the zone required: no account, VPC or anything else.
+    assert set(clients) == {"route53", "elbv2"}
+    assert result["found"] == ["hosted_zone"]
     assert result["missing"] == ["load_balancer"]
     # What was not read is neither found nor missing, and keeps its keys, each None.
+    assert result["account_id"] is None and result["vpc_id"] is None
+    assert result["private_subnet_ids"] == []
     assert result["cluster_arn"] is None and result["repository"] is None
     assert result["services"] == {"web": None}
     assert result["roles"] == {"execution": None, "task": None}
@@ -448,7 +449,8 @@ def test_a_part_read_through_another_brings_it():
         "describe_images",
         {"imageDetails": [{"imageDigest": "sha256:abc", "imageTags": ["v42"]}]},
     )
-    result = run(clients, {**EVERY_OPTION, "parts": ["image"]})
+    # The image through its repository, the subnets through their VPC.
+    result = run(clients, {**EVERY_OPTION, "parts": ["account", "image", "subnets"]})
     clients.verify()
     assert set(clients) == {"sts", "ec2", "ecr"}
     assert result["found"] == ["account", "image", "repository", "subnets", "vpc"]
