@@ -85,7 +85,7 @@ RECAP = "PLAY RECAP"
 
 def retry_settings() -> dict:
     """The aws_config every playbook gives the collection's modules."""
-    data = yaml.safe_load((ROOT / "playbooks/vars/aws_connection.yml").read_text())
+    data = yaml.safe_load((ROOT / "roles/asset_manager/vars/main.yml").read_text())
     return data["__asset_manager_aws_connection"]["aws_config"]
 
 

@@ -77,7 +77,8 @@ def target(server) -> str:
 
 
 def client(service, endpoint, attempts=1):
-    # total_max_attempts counts the first attempt; max_attempts (as in aws_connection.yml) not.
+    # total_max_attempts counts the first attempt; max_attempts (in __asset_manager_aws_connection)
+    # does not.
     config = botocore.config.Config(retries={"mode": "standard", "total_max_attempts": attempts})
     return boto3.client(
         service, region_name="us-west-1", endpoint_url=endpoint, config=config,
