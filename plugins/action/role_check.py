@@ -46,7 +46,8 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         _valid, args = self.validate_argument_spec(ARGS)
-        options = role_options(self._task._role, args["entry_point"])
+        # No entry point: the rules only, for a role whose spec Ansible validates in its own task.
+        options = role_options(self._task._role, args["entry_point"]) if args["entry_point"] else {}
         # As ansible.builtin.validate_argument_spec does for a role: the options set as variables.
         provided = self._templar.template({k: task_vars[k] for k in options if k in task_vars})
         validator = ArgumentSpecValidator(options)

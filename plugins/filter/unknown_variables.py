@@ -8,6 +8,9 @@ import os
 
 import yaml
 
+# libyaml's loader where PyYAML has it: the specs are read in every run, ten times faster so.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def declared(roles_dir):
     """({role: [option names of every entry point]}) from each role's meta/argument_specs.yml."""
@@ -17,7 +20,7 @@ def declared(roles_dir):
         if not os.path.isfile(path):
             continue
         with open(path, encoding="utf-8") as handle:
-            specs = (yaml.safe_load(handle) or {}).get("argument_specs") or {}
+            specs = (yaml.load(handle, Loader=_LOADER) or {}).get("argument_specs") or {}
         options = {name for spec in specs.values() for name in spec.get("options") or {}}
         roles[role] = sorted(options)
     return roles

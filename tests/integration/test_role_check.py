@@ -40,6 +40,7 @@ CHECK = """\
   leverslabs.asset_manager.role_check:
     problems_from: __probe_problems
     apply_rules: "{{ probe_state == 'present' }}"
+    entry_point: "{{ probe_entry_point | default('check') }}"
     closing: Nothing was written.
   register: __probe_checked
 """
@@ -107,3 +108,12 @@ def test_rules_not_applied_still_check_the_spec(probe):
     rc, result = probe(probe_port=1, probe_state="gone")
     assert rc == 2
     assert "probe_state must be one of: present, absent" in result["msg"]
+
+
+def test_no_entry_point_applies_the_rules_alone(probe):
+    """For a role whose spec Ansible validates in its own task (asset_manager's main)."""
+    rc, result = probe(probe_port=1, probe_state="gone", probe_entry_point="")
+    assert rc == 0, result
+    rc, result = probe(probe_port=70000, probe_entry_point="")
+    assert rc == 2
+    assert len(result["problems"]) == 2
