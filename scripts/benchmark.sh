@@ -92,7 +92,8 @@ for step in deploy rerun check tag; do
 done
 
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-ratio() { [[ -n $2 ]] && echo "scale=2; $1 / $2" | bc || echo "-"; }
+# Rounded to two places (bc's scale alone truncates: 0.359 would print .35).
+ratio() { [[ -n $2 ]] && LC_NUMERIC=C printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)" || echo "-"; }
 g=""
 [[ -n ${samples[guide]:-} ]] && g=$(median "${samples[guide]}")
 echo
