@@ -34,8 +34,8 @@ options:
     description:
       - The argument spec entry point of the role to validate against.
       - Empty, the rules only, for a role whose spec Ansible itself validates in a task of its
-        own before this one (the C(asset_manager) role, every role's dependency: Ansible
-        validates its entry point C(main) wherever it runs).
+        own before this one. So does the C(asset_manager) role, every role's dependency, whose
+        entry point C(main) Ansible validates wherever it runs.
     type: str
     default: check
   closing:
