@@ -364,8 +364,11 @@ class Lookup:
         self.messages = {}
         self._clients = {}
 
-    def wants(self, part):
-        return self.wanted is None or part in self.wanted
+    def asks(self, part):
+        """Whether to read ``part``: wanted, and named by its option (the unnamed ones need none).
+        The one rule: a part not asked is neither found nor missing."""
+        wanted = self.wanted is None or part in self.wanted
+        return wanted and (part in UNNAMED or bool(self.params[OPTIONS[part]]))
 
     def client(self, name):
         if name not in self._clients:
@@ -501,11 +504,9 @@ def read_image(lookup):
 
 
 def _repository(lookup, stack):
-    params = lookup.params
-    wanted = params["repository"] and lookup.wants("repository")
-    stack["repository"] = read_repository(lookup) if wanted else None
+    stack["repository"] = read_repository(lookup) if lookup.asks("repository") else None
     stack["image"] = None
-    if not (params["image_tag"] and lookup.wants("image")):
+    if not lookup.asks("image"):
         return
     if stack["repository"]:
         stack["image"] = read_image(lookup)
@@ -750,20 +751,20 @@ def read_containers(lookup, task_definition_arn):
 
 def _network(lookup, stack):
     params = lookup.params
-    stack["vpc_id"] = read_vpc(lookup) if lookup.wants("vpc") else None
+    stack["vpc_id"] = read_vpc(lookup) if lookup.asks("vpc") else None
     stack["public_subnet_ids"], stack["private_subnet_ids"] = [], []
     stack["security_groups"] = {purpose: None for purpose in params["security_groups"]}
     stack["security_group_rules"] = dict(stack["security_groups"])
-    groups = params["security_groups"] and lookup.wants("security_groups")
-    if not lookup.wants("vpc"):
+    groups = lookup.asks("security_groups")
+    if not lookup.asks("vpc"):
         return
     if not stack["vpc_id"]:
-        if lookup.wants("subnets"):
+        if lookup.asks("subnets"):
             lookup.miss("subnets", "No subnets: the VPC was not found.")
         if groups:
             lookup.miss("security_groups", "No security groups: the VPC was not found.")
         return
-    if lookup.wants("subnets"):
+    if lookup.asks("subnets"):
         stack["public_subnet_ids"], stack["private_subnet_ids"] = read_subnets(
             lookup, stack["vpc_id"]
         )
@@ -776,10 +777,10 @@ def _network(lookup, stack):
 def _cluster(lookup, stack):
     params = lookup.params
     stack["cluster_arn"], stack["container_insights"] = (
-        read_cluster(lookup) if params["cluster"] and lookup.wants("cluster") else (None, None)
+        read_cluster(lookup) if lookup.asks("cluster") else (None, None)
     )
     stack["services"] = {purpose: None for purpose in params["services"]}
-    if not (params["services"] and lookup.wants("services")):
+    if not lookup.asks("services"):
         return
     if stack["cluster_arn"]:
         stack["services"] = read_services(lookup)
@@ -788,8 +789,8 @@ def _cluster(lookup, stack):
 
 
 def _account(lookup, stack):
-    wanted = lookup.wants("account")
-    stack["account_id"], stack["partition"] = read_account(lookup) if wanted else (None, None)
+    asked = lookup.asks("account")
+    stack["account_id"], stack["partition"] = read_account(lookup) if asked else (None, None)
 
 
 def read_role_policies(lookup, arns):
@@ -810,7 +811,7 @@ def read_role_policies(lookup, arns):
 
 
 def _roles(lookup, stack):
-    if not lookup.wants("roles"):
+    if not lookup.asks("roles"):
         stack["roles"] = {purpose: None for purpose in lookup.params["roles"]}
         stack["role_policies"] = {purpose: None for purpose in lookup.params["role_policies"]}
         return
@@ -836,8 +837,7 @@ def read_parameter_names(lookup):
 
 def _single(key, part, reader):
     def read(lookup, stack):
-        wanted = lookup.params[OPTIONS[part]] and lookup.wants(part)
-        stack[key] = reader(lookup) if wanted else None
+        stack[key] = reader(lookup) if lookup.asks(part) else None
 
     return read
 
@@ -877,7 +877,7 @@ def look_up(lookup):
     add up to most of the module's time. Clients are made first, in this thread (creating them is
     not thread-safe; using them is).
     """
-    asked = asked_parts(lookup.params, lookup.wanted)
+    asked = asked_parts(lookup)
     for service, parts, _chain in CHAINS:
         if asked.intersection(parts):
             lookup.client(service)
@@ -897,14 +897,9 @@ def wanted_parts(params):
     return wanted | {NEEDS[part] for part in wanted if part in NEEDS}
 
 
-def asked_parts(params, wanted=None):
-    """The parts the options ask about: a part with no name given (or not wanted) is neither
-    found nor missing."""
-    asked = {part for part in UNNAMED if wanted is None or part in wanted}
-    for part, option in OPTIONS.items():
-        if params[option] and (wanted is None or part in wanted):
-            asked.add(part)
-    return asked
+def asked_parts(lookup):
+    """The parts this lookup reads (Lookup.asks): each is then found or missing."""
+    return {part for part in PARTS if lookup.asks(part)}
 
 
 def main():
@@ -943,7 +938,7 @@ def main():
         stack = look_up(lookup)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         lookup.fail(e, "the stack")
-    asked = asked_parts(module.params, lookup.wanted)
+    asked = asked_parts(lookup)
     missing = sorted(part for part in asked if part in lookup.messages)
     found = sorted(asked - set(missing))
     stack.update(

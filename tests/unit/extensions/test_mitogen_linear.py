@@ -78,6 +78,8 @@ def test_run_lists_once_and_replaces_mitogens_function(strategy, monkeypatch):
     monkeypatch.setattr(strategy._Mitogen, "run", lambda self, *args: "ran")
     module = strategy.StrategyModule.__new__(strategy.StrategyModule)
     assert module.run(None, None) == "ran"
+    # Listed by run() itself, in the controller, before any worker forks.
+    assert len(calls) == 1
     assert planner._load_collections is strategy._load_collections
     first, second = paths_from(planner._load_collections), paths_from(planner._load_collections)
     assert first == second == {"/c/ansible_collections/a/b"}
