@@ -84,3 +84,137 @@ def test_run_lists_once_and_replaces_mitogens_function(strategy, monkeypatch):
     first, second = paths_from(planner._load_collections), paths_from(planner._load_collections)
     assert first == second == {"/c/ansible_collections/a/b"}
     assert len(calls) == 1
+
+
+# The warm-up, in real runs of the strategy on a local host.
+
+# Prints whether a mitogen interpreter ("python...(mitogen:...)") descends from the
+# ansible-playbook that runs it (the topmost ansible-playbook among its ancestors).
+STARTED = """
+import os
+from pathlib import Path
+
+def parent(pid):
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+def cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+pid, controller = os.getpid(), None
+while pid > 1:
+    if b"ansible-playbook" in cmdline(pid):
+        controller = pid
+    pid = parent(pid)
+children = {}
+for entry in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        children.setdefault(parent(entry), []).append(int(entry))
+    except OSError:
+        pass
+todo, found = list(children.get(controller, [])), False
+while todo:
+    pid = todo.pop()
+    found = found or b"(mitogen:" in cmdline(pid)
+    todo.extend(children.get(pid, []))
+print("started" if found else "none")
+"""
+
+# A controller-side task waits for the host's interpreter, then the host's first module runs.
+PLAY = """
+- hosts: target
+  gather_facts: false
+  tasks:
+    - name: Wait, in the controller, for the host's interpreter
+      ansible.builtin.debug:
+        msg: waiting
+      until: lookup('ansible.builtin.pipe', ansible_playbook_python ~ ' ' ~ started) == 'started'
+      retries: "{{ attempts }}"
+      delay: 0.2
+    - name: The host's first module, until boto3 is imported in its interpreter
+      imported:
+      register: imported
+      until: imported.boto3
+      retries: 50
+      delay: 0.2
+"""
+
+# Reports whether the interpreter that runs it has imported boto3 (mitogen runs it in-process).
+IMPORTED = """#!/usr/bin/python
+import sys
+
+from ansible.module_utils.basic import AnsibleModule
+
+AnsibleModule(argument_spec={}).exit_json(boto3="boto3" in sys.modules)
+"""
+
+
+# A play without any module: it ends while its warm-up may still be starting the interpreter.
+CONTROLLER_ONLY = """
+- hosts: target
+  gather_facts: false
+  tasks:
+    - name: Only the controller
+      ansible.builtin.debug:
+        msg: no module
+"""
+
+
+def play(tmp_path, warm_up, retries=0, python=sys.executable, text=PLAY):
+    (tmp_path / "started.py").write_text(STARTED)
+    (tmp_path / "play.yml").write_text(text)
+    (tmp_path / "library").mkdir(exist_ok=True)
+    (tmp_path / "library/imported.py").write_text(IMPORTED)
+    (tmp_path / "hosts").write_text(
+        f"target ansible_connection=local ansible_python_interpreter={python}\n"
+    )
+    return subprocess.run(
+        [
+            Path(sys.executable).parent / "ansible-playbook",
+            "-vvv",
+            "-i",
+            tmp_path / "hosts",
+            tmp_path / "play.yml",
+            "-e",
+            f"started={tmp_path / 'started.py'} attempts={retries}",
+        ],
+        capture_output=True,
+        text=True,
+        env=ansible_env(ASSET_MANAGER_WARM_UP=warm_up, ANSIBLE_LIBRARY=str(tmp_path / "library")),
+        timeout=120,
+    )
+
+
+def test_the_warm_up_starts_the_interpreter_before_the_first_module_and_imports_boto3(tmp_path):
+    run = play(tmp_path, "true", retries=150)
+    assert run.returncode == 0, run.stdout[-2000:]
+    # Its ping went to no callback, even at -vvv.
+    assert "pong" not in run.stdout + run.stderr
+    assert "ok=2" in run.stdout
+
+
+def test_without_the_warm_up_the_first_module_starts_the_interpreter(tmp_path):
+    run = play(tmp_path, "false", retries=10)
+    assert run.returncode == 2
+    assert "FAILED - RETRYING: [target]: Wait, in the controller" in run.stdout
+
+
+def test_a_host_the_warm_up_cannot_reach_fails_at_its_first_module_as_without_it(tmp_path):
+    recaps = {}
+    for warm_up in ("true", "false"):
+        run = play(tmp_path, warm_up, retries=0, python="/nonexistent/python3")
+        # Nothing of the warm-up's failure is shown; the module's own error is.
+        assert "Traceback" not in run.stdout + run.stderr
+        assert "/nonexistent/python3" in run.stdout
+        recaps[warm_up] = run.stdout[run.stdout.index("PLAY RECAP") :]
+    assert recaps["true"] == recaps["false"]
+
+
+def test_a_play_that_ends_before_its_warm_up_waits_for_it(tmp_path):
+    run = play(tmp_path, "true", text=CONTROLLER_ONLY)
+    assert run.returncode == 0, run.stdout[-2000:]
+    # Exiting mid-connection, mitogen's multiplexer waits 5 s for the interpreter and says so.
+    assert "pending work still existed" not in run.stderr
+    assert "[ERROR]" not in run.stderr
