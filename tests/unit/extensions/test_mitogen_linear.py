@@ -69,11 +69,46 @@ def test_the_cached_list_puts_the_paths_mitogen_would_on_the_interpreter():
     assert ours == mitogens
 
 
+# Ansible's own listing beside the strategy's, in a process with the collection finder.
+LISTS = """
+import importlib.util, json, sys
+from ansible import constants as C
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+_AnsibleCollectionFinder(paths=C.COLLECTIONS_PATHS, scan_sys_paths=False)._install()
+from ansible.collections.list import list_collection_dirs
+spec = importlib.util.spec_from_file_location("strategy", sys.argv[1])
+strategy = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(strategy)
+lists = (list_collection_dirs, strategy.list_collection_dirs)
+print(json.dumps([sorted(path.decode() for path in listed()) for listed in lists]))
+"""
+
+
+def test_the_listing_is_ansibles_with_a_collection_in_two_paths_and_a_stray_file(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    for root in (first, second):
+        (root / "ansible_collections/acme/tools").mkdir(parents=True)
+    (second / "ansible_collections/acme/only_here").mkdir()
+    (second / "ansible_collections/acme/README").write_text("not a collection")
+    run = subprocess.run(
+        [sys.executable, "-c", LISTS, str(STRATEGY)],
+        capture_output=True,
+        text=True,
+        env=ansible_env(ANSIBLE_COLLECTIONS_PATH=f"{first}:{second}"),
+        check=True,
+    )
+    ansibles, ours = json.loads(run.stdout)
+    # The first path's copy only, the second path's other collection, no file.
+    assert ansibles == sorted(
+        [f"{first}/ansible_collections/acme/tools", f"{second}/ansible_collections/acme/only_here"]
+    )
+    assert ours == ansibles
+
+
 def test_run_lists_once_and_replaces_mitogens_function(strategy, monkeypatch):
     calls = []
     monkeypatch.setattr(
-        "ansible.collections.list.list_collection_dirs",
-        lambda: calls.append(1) or iter([b"/c/ansible_collections/a/b"]),
+        strategy, "list_collection_dirs", lambda: calls.append(1) or [b"/c/ansible_collections/a/b"]
     )
     monkeypatch.setattr(strategy._Mitogen, "run", lambda self, *args: "ran")
     module = strategy.StrategyModule.__new__(strategy.StrategyModule)
