@@ -145,7 +145,8 @@ else:
 
     def _warms(host, task_vars, play_context) -> bool:
         """Whether the play's first task for `host` starts its interpreter beside it."""
-        if host.name in _WARMED or not boolean(os.environ.get("ASSET_MANAGER_WARM_UP", True)):
+        wanted = boolean(os.environ.get("ASSET_MANAGER_WARM_UP", True), strict=False)
+        if host.name in _WARMED or not wanted:
             return False
         connection = task_vars.get("ansible_connection") or play_context.connection
         return connection in REDIRECTED_CONNECTION_PLUGINS
@@ -154,7 +155,8 @@ else:
         _warm_ups: list
 
         def _queue_task(self, host, task, task_vars, play_context):
-            if _warms(host, task_vars, play_context):
+            # No more warm-ups in a play than forks: Ansible opens no more connections at once.
+            if len(self._warm_ups) < len(self._workers) and _warms(host, task_vars, play_context):
                 _WARMED.add(host.name)
                 warm_up = _multiprocessing.Process(
                     target=_warm_up,

@@ -253,3 +253,27 @@ def test_a_play_that_ends_before_its_warm_up_waits_for_it(tmp_path):
     # Exiting mid-connection, mitogen's multiplexer waits 5 s for the interpreter and says so.
     assert "pending work still existed" not in run.stderr
     assert "[ERROR]" not in run.stderr
+
+
+def test_a_play_warms_up_each_new_host_once_and_no_more_hosts_than_forks(strategy, monkeypatch):
+    started, queued = [], []
+    monkeypatch.setattr(
+        strategy._multiprocessing,
+        "Process",
+        lambda **kwargs: SimpleNamespace(start=lambda: started.append(kwargs["args"][0].name)),
+    )
+    monkeypatch.setattr(
+        strategy._Mitogen, "_queue_task", lambda self, host, *rest: queued.append(host.name)
+    )
+    module = strategy.StrategyModule.__new__(strategy.StrategyModule)
+    module._loader = module._variable_manager = None
+    module._workers = [None, None]  # forks = 2
+    module._warm_ups = []
+    task = SimpleNamespace(get_play=lambda: None)
+    local = {"ansible_connection": "local"}
+    for name, task_vars in [("a", local), ("a", local), ("w", {"ansible_connection": "winrm"}),
+                            ("b", local), ("c", local)]:  # fmt: skip
+        module._queue_task(SimpleNamespace(name=name), task, task_vars, SimpleNamespace())
+    # Every task is queued; a host once, a connection mitogen does not run never, two at most.
+    assert queued == ["a", "a", "w", "b", "c"]
+    assert started == ["a", "b"]
