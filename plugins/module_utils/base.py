@@ -40,13 +40,41 @@ _LOADERS = vars(sys.modules.setdefault(_HOLDER, types.ModuleType(_HOLDER))).setd
 )
 
 
-def boto3_session(profile=None):
-    """A boto3 session for ``profile`` whose botocore data loader is this process's shared one."""
-    session = boto3.session.Session(profile_name=profile)
+def _share_loader(session):
+    """Give ``session`` (a boto3 session) the process's loader for its data path."""
     data_path = session._session.get_config_variable("data_path")
     loader = _LOADERS.setdefault(data_path, session._loader)
     session._session.register_component("data_loader", loader)
     session._loader = loader
+
+
+def _share_loaders_with_every_session():
+    """Every boto3 session of the process shares the loaders, not only the collection's: the
+    amazon.aws and community.aws modules make a session per client, and under mitogen they run in
+    the same interpreter (an ec2_vpc_net_info call takes 0.07 s instead of 0.24 s). boto3 sets a
+    session's loader up in Session._setup_loader; it is wrapped once per process (the holder
+    remembers), from the first module of the collection on."""
+    holder = sys.modules[_HOLDER]
+    setup = getattr(boto3.session.Session, "_setup_loader", None)
+    if setup is None or getattr(holder, "wrapped_setup_loader", None) is not None:
+        return
+    holder.wrapped_setup_loader = setup
+
+    def _setup_loader(self):
+        setup(self)
+        _share_loader(self)
+
+    boto3.session.Session._setup_loader = _setup_loader
+
+
+if BOTO_ERRORS:
+    _share_loaders_with_every_session()
+
+
+def boto3_session(profile=None):
+    """A boto3 session for ``profile`` whose botocore data loader is this process's shared one."""
+    session = boto3.session.Session(profile_name=profile)
+    _share_loader(session)
     return session
 
 

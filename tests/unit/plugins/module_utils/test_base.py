@@ -1,6 +1,6 @@
 # Copyright: Levers Labs
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""boto3_session: one botocore data loader per process and data path."""
+"""boto3_session: one botocore data loader per process and data path, for every boto3 session."""
 
 from __future__ import annotations
 
@@ -56,3 +56,30 @@ def test_the_loader_outlives_the_module_utils_as_under_mitogen(monkeypatch):
     fresh = importlib.import_module(name)
     assert fresh is not base
     assert fresh.boto3_session()._loader is before
+
+
+def test_any_boto3_session_shares_the_loader_once_base_is_imported(monkeypatch):
+    """As amazon.aws's modules make theirs: boto3.session.Session, a session per client."""
+    import os
+
+    import boto3
+
+    monkeypatch.delenv("AWS_DATA_PATH", raising=False)
+    first, second = boto3.session.Session(), boto3.session.Session()
+    assert first._loader is second._loader is base.boto3_session()._loader
+    assert second._session.get_component("data_loader") is second._loader
+    # boto3's own data path (its resource models) once, as on a loader of its own.
+    boto3_data = os.path.join(os.path.dirname(boto3.__file__), "data")
+    assert first._loader.search_paths.count(boto3_data) == 1
+
+
+def test_boto3_is_wrapped_once_although_mitogen_imports_base_again(monkeypatch):
+    import importlib
+    import sys
+
+    import boto3
+
+    wrapped = boto3.session.Session._setup_loader
+    monkeypatch.delitem(sys.modules, base.__name__)
+    importlib.import_module(base.__name__)
+    assert boto3.session.Session._setup_loader is wrapped
