@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import subprocess
@@ -112,7 +113,11 @@ def test_run_lists_once_and_replaces_mitogens_function(strategy, monkeypatch):
     )
     monkeypatch.setattr(strategy._Mitogen, "run", lambda self, *args: "ran")
     module = strategy.StrategyModule.__new__(strategy.StrategyModule)
+    gc.unfreeze()
     assert module.run(None, None) == "ran"
+    # The heap the workers are forked from is out of their collections' way.
+    assert gc.get_freeze_count() > 0
+    gc.unfreeze()
     # Listed by run() itself, in the controller, before any worker forks.
     assert len(calls) == 1
     assert planner._load_collections is strategy._load_collections
@@ -278,3 +283,29 @@ def test_a_play_warms_up_each_new_host_once_and_no_more_hosts_than_forks(strateg
     # Every task is queued; a host once, a connection mitogen does not run never, two at most.
     assert queued == ["a", "a", "w", "b", "c"]
     assert started == ["a", "b"]
+
+
+# Without mitogen: the strategy file in a process where it cannot be imported.
+FALLBACK = """
+import gc, importlib.util, sys
+sys.modules["ansible_mitogen"] = None  # import fails, as when it is not installed
+from ansible.plugins.strategy.linear import StrategyModule as Linear
+Linear.run = lambda self, *args: "ran"
+spec = importlib.util.spec_from_file_location("strategy", sys.argv[1])
+strategy = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(strategy)
+module = strategy.StrategyModule.__new__(strategy.StrategyModule)
+ran = module.run(None, None)
+print(issubclass(strategy.StrategyModule, Linear), ran, gc.get_freeze_count() > 0)
+"""
+
+
+def test_without_mitogen_it_is_the_linear_strategy_on_a_frozen_heap():
+    run = subprocess.run(
+        [sys.executable, "-c", FALLBACK, str(STRATEGY)],
+        capture_output=True,
+        text=True,
+        env=ansible_env(),
+        check=True,
+    )
+    assert run.stdout.split() == ["True", "ran", "True"]
