@@ -57,15 +57,19 @@ print(json.dumps(out))
 """
 
 
-def test_the_cached_list_puts_the_paths_mitogen_would_on_the_interpreter():
-    run = subprocess.run(
-        [sys.executable, "-c", COMPARE, str(STRATEGY)],
+def script(source, **env):
+    """The stdout of Python `source`, run with the strategy file's path as its argument."""
+    return subprocess.run(
+        [sys.executable, "-c", source, str(STRATEGY)],
         capture_output=True,
         text=True,
-        env=ansible_env(),
+        env=ansible_env(**env),
         check=True,
-    )
-    mitogens, ours = json.loads(run.stdout)
+    ).stdout
+
+
+def test_the_cached_list_puts_the_paths_mitogen_would_on_the_interpreter():
+    mitogens, ours = json.loads(script(COMPARE))
     assert any(p.endswith("/amazon/aws") for p in mitogens)
     assert ours == mitogens
 
@@ -91,14 +95,7 @@ def test_the_listing_is_ansibles_with_a_collection_in_two_paths_and_a_stray_file
         (root / "ansible_collections/acme/tools").mkdir(parents=True)
     (second / "ansible_collections/acme/only_here").mkdir()
     (second / "ansible_collections/acme/README").write_text("not a collection")
-    run = subprocess.run(
-        [sys.executable, "-c", LISTS, str(STRATEGY)],
-        capture_output=True,
-        text=True,
-        env=ansible_env(ANSIBLE_COLLECTIONS_PATH=f"{first}:{second}"),
-        check=True,
-    )
-    ansibles, ours = json.loads(run.stdout)
+    ansibles, ours = json.loads(script(LISTS, ANSIBLE_COLLECTIONS_PATH=f"{first}:{second}"))
     # The first path's copy only, the second path's other collection, no file.
     assert ansibles == sorted(
         [f"{first}/ansible_collections/acme/tools", f"{second}/ansible_collections/acme/only_here"]
@@ -301,11 +298,4 @@ print(issubclass(strategy.StrategyModule, Linear), ran, gc.get_freeze_count() > 
 
 
 def test_without_mitogen_it_is_the_linear_strategy_on_a_frozen_heap():
-    run = subprocess.run(
-        [sys.executable, "-c", FALLBACK, str(STRATEGY)],
-        capture_output=True,
-        text=True,
-        env=ansible_env(),
-        check=True,
-    )
-    assert run.stdout.split() == ["True", "ran", "True"]
+    assert script(FALLBACK).split() == ["True", "ran", "True"]
