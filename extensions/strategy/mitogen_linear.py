@@ -13,9 +13,10 @@ Three additions to mitogen's strategy, the first one to the linear fallback too:
   of Python's garbage collector (gc.freeze). Every task runs in a worker forked from the
   controller; a collection in the worker would otherwise walk them all, writing to their pages,
   which the fork then copies; the controller's own collections skip them too. About 0.2 s of a
-  no-op site run and of a one-role tag rerun. They are long-lived: what the freeze keeps is
-  garbage left from loading the playbook, for the few seconds of the run.
-- The installed collections are listed once per run. mitogen lists them before each collection
+  no-op site run and of a one-role tag rerun. Those objects live as long as the run anyway; all
+  the freeze keeps besides them is the garbage left from loading the playbook.
+- The installed collections are listed once per run, from the collection paths (0.02 s, where
+  Ansible's own listing takes 0.2 s). mitogen lists them before each collection
   module it runs (to put them on the interpreter's path), in the task's freshly forked worker,
   where nothing is cached: about 40 ms a module, 1.1 s of a no-op site run with the ~90
   collections of the `ansible` package. The list is made in the controller before the first
