@@ -16,11 +16,11 @@ Three additions to mitogen's strategy, the first one to the linear fallback too:
   no-op site run and of a one-role tag rerun. Those objects live as long as the run anyway; all
   the freeze keeps besides them is the garbage left from loading the playbook.
 - The installed collections are listed once per run, from the collection paths (0.02 s, where
-  Ansible's own listing takes 0.2 s). mitogen lists them before each collection
-  module it runs (to put them on the interpreter's path), in the task's freshly forked worker,
-  where nothing is cached: about 40 ms a module, 1.1 s of a no-op site run with the ~90
-  collections of the `ansible` package. The list is made in the controller before the first
-  worker forks, and every worker reuses it.
+  Ansible's own listing takes 0.2 s). mitogen lists them before each collection module it runs (to
+  put them on the interpreter's path), in the task's freshly forked worker, where nothing is
+  cached: about 40 ms a module, 1.1 s of a no-op site run with the ~90 collections of the
+  `ansible` package. The list is made in the controller before the first worker forks, and every
+  worker reuses it.
 - Each host's interpreter is started beside the play's first task (the warm-up). Starting it
   costs about 0.7 s and boto3's import 0.1 s more, paid by the host's first module; a play's
   first tasks are usually controller-side checks (the site's pre-flight takes 0.8 s before its
