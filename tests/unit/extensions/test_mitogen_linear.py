@@ -159,7 +159,8 @@ while todo:
 print("started" if found else "none")
 """
 
-# A controller-side task waits for the host's interpreter, then the host's first module runs.
+# A controller-side task waits for the host's interpreter (unless attempts is 0), then the host's
+# first module runs.
 PLAY = """
 - hosts: target
   gather_facts: false
@@ -170,6 +171,7 @@ PLAY = """
       until: lookup('ansible.builtin.pipe', ansible_playbook_python ~ ' ' ~ started) == 'started'
       retries: "{{ attempts }}"
       delay: 0.2
+      when: attempts | int > 0
     - name: The host's first module, until boto3 is imported in its interpreter
       imported:
       register: imported
@@ -245,7 +247,11 @@ def test_a_host_the_warm_up_cannot_reach_fails_at_its_first_module_as_without_it
         run = play(tmp_path, warm_up, retries=0, python="/nonexistent/python3")
         # Nothing of the warm-up's failure is shown; the module's own error is.
         assert "Traceback" not in run.stdout + run.stderr
-        assert "/nonexistent/python3" in run.stdout
+        assert (
+            "Child start failed: [Errno 2] No such file or directory: '/nonexistent/python3'"
+            in run.stdout
+        )
+        assert "unreachable=1" in run.stdout
         recaps[warm_up] = run.stdout[run.stdout.index("PLAY RECAP") :]
     assert recaps["true"] == recaps["false"]
 
